@@ -1,0 +1,166 @@
+"""``beam-cqia``: run, check and report Beam YAML specs; run the embedded demo.
+
+beam-cqia run SPEC.yaml [--var k=v ...] [--runner R] [--no-wait] [beam options...]
+beam-cqia validate SPEC.yaml [--var k=v ...]
+beam-cqia demo [OUT] [beam options...]
+beam-cqia report OUT
+"""
+
+import argparse
+import logging
+import os
+import sys
+from typing import Any
+
+from beam_cqia import report
+from beam_cqia.spec import SpecError
+
+EXIT_SPEC = 2
+EXIT_RUN = 1
+EXIT_CHECK = 3
+
+
+def _needs_yaml() -> None:
+    try:
+        import apache_beam.yaml.yaml_transform  # noqa: F401
+    except ImportError as exc:
+        raise SystemExit(
+            f"beam-cqia: Beam YAML is not installed ({exc}); pip install 'beam-cqia[yaml]'"
+        ) from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="beam-cqia",
+        description="Build COIG-CQIA-style Chinese instruction data with Apache Beam YAML specs.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add_vars(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--var",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="a Jinja variable of the spec (repeatable)",
+        )
+
+    run = sub.add_parser("run", help="run a spec; other options go to Beam (--runner, ...)")
+    run.add_argument("spec", help="a Beam YAML spec, e.g. pipelines/demo.yaml")
+    add_vars(run)
+    run.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="return after submitting (remote runners); the manifest is still written",
+    )
+    validate = sub.add_parser("validate", help="check a spec without running it")
+    validate.add_argument("spec")
+    add_vars(validate)
+    demo = sub.add_parser("demo", help="build the dataset of the embedded demo corpus")
+    demo.add_argument(
+        "out",
+        nargs="?",
+        default=os.path.join("out", "demo"),
+        help="output directory (default: out/demo)",
+    )
+    rep = sub.add_parser("report", help="print the stage funnel of a finished output")
+    rep.add_argument("out", help="an output directory with a _manifest.json")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``beam-cqia`` console script."""
+    args, beam_args = _parser().parse_known_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "validate":
+            return _validate(args, beam_args)
+        if args.command == "run":
+            return _run(args.spec, _vars(args), beam_args, wait=not args.no_wait)
+        if args.command == "demo":
+            return _demo(args.out, beam_args)
+        if args.command == "report":
+            return _report(args.out)
+    except SpecError as exc:
+        print(f"beam-cqia: {exc}", file=sys.stderr)
+        return EXIT_SPEC
+    return EXIT_SPEC
+
+
+def _vars(args: argparse.Namespace) -> dict[str, str]:
+    from beam_cqia import spec
+
+    return spec.parse_vars(args.var)
+
+
+def _validate(args: argparse.Namespace, beam_args: list[str]) -> int:
+    _needs_yaml()
+    from beam_cqia import spec
+
+    parsed = spec.check(args.spec, _vars(args), beam_args)
+    sinks = spec.sink_paths(parsed)
+    print(f"{args.spec}: OK" + (f" (writes {', '.join(sinks)})" if sinks else ""))
+    if not sinks:
+        print(
+            "note: no WriteCqiaParquet sink, so rejected and error records are not written",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _run(path: str, variables: dict[str, str], beam_args: list[str], wait: bool = True) -> int:
+    _needs_yaml()
+    from beam_cqia import spec
+
+    pipeline, parsed = spec.build(path, variables, beam_args)
+    result = pipeline.run()
+    if not wait:
+        print(f"submitted {path}; state: {result.state}")
+        return 0
+    state = result.wait_until_finish()
+    if str(state) not in ("DONE", "PipelineState.DONE"):
+        print(f"beam-cqia: pipeline ended in state {state}", file=sys.stderr)
+        return EXIT_RUN
+    return _print_outputs(spec.sink_paths(parsed), result)
+
+
+def _print_outputs(outputs: list[str], result: Any) -> int:
+    status = 0
+    counters = None
+    try:
+        counters = result.metrics().query()["counters"]
+    except Exception:  # noqa: BLE001 - some runners cannot report metrics; the manifest still can
+        counters = None
+    for out in outputs:
+        manifest = report.read_manifest(out)
+        print(f"\noutput: {os.path.abspath(out) if '://' not in out else out}")
+        print(report.format_funnel(manifest))
+        problems = report.conservation_problems(manifest)
+        if counters is not None:
+            problems += report.metric_mismatches(counters, manifest)
+        for problem in problems:
+            print(f"beam-cqia: COUNT MISMATCH {problem}", file=sys.stderr)
+            status = EXIT_CHECK
+    return status
+
+
+def _demo(out: str, beam_args: list[str]) -> int:
+    from beam_cqia import spec
+
+    _needs_yaml()
+    variables = {"input": spec.demo_data_dir(), "output": out}
+    print(f"beam-cqia demo: building {spec.packaged_spec('demo')} into {out}")
+    return _run(spec.packaged_spec("demo"), variables, beam_args)
+
+
+def _report(out: str) -> int:
+    manifest = report.read_manifest(out)
+    print(report.format_funnel(manifest))
+    problems = report.conservation_problems(manifest)
+    for problem in problems:
+        print(f"beam-cqia: COUNT MISMATCH {problem}", file=sys.stderr)
+    return EXIT_CHECK if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

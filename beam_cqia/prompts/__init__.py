@@ -1,0 +1,255 @@
+"""The prompt-template registry: versioned Jinja2 templates kept as data, not code.
+
+A rebuild template is a file ``rebuild/<source>_<task>.vN.j2``. It opens with a Jinja comment
+holding YAML front matter and defines blocks::
+
+    {#---
+    description: Zhihu answers: the question as asked is the instruction.
+    task_type: {major: [问答], minor: [知乎问答]}
+    domain: [通用]
+    requires: [question, answer]
+    metadata: [qid, aid, tag]
+    ---#}
+    {% block instruction_1 %}{{ question }}{% endblock %}
+    {% block output %}{{ answer }}{% endblock %}
+
+``instruction_1`` ... ``instruction_N`` are paraphrased variants; the variant for a record is
+chosen from its id (the same record always gets the same variant) and recorded in ``template_id``
+as ``<name>#<n>``. ``input`` and ``output`` are optional and mandatory blocks. Strings in
+``task_type``, ``domain`` and ``copyright`` may use Jinja too (``domain: ["{{ meta.subject }}"]``).
+Rendering uses a sandboxed environment with strict undefined variables, so a template that names a
+missing field fails loudly instead of rendering an empty string.
+
+Users add or override templates by pointing a spec at a directory with the same layout: a file
+there with the same name replaces the packaged one.
+"""
+
+import re
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from typing import Any, NamedTuple
+
+import jinja2
+import yaml
+from jinja2.sandbox import SandboxedEnvironment
+
+from beam_cqia.text.ids import stable_bucket
+
+NAME_PATTERN = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*\.v[1-9][0-9]*$")
+_FRONT_MATTER = re.compile(r"\A\{#---\n(.*?)\n---#\}\n?", re.S)
+_VARIANT_BLOCK = re.compile(r"^instruction_([1-9][0-9]*)$")
+_FRONT_KEYS = {"description", "task_type", "domain", "requires", "metadata", "copyright"}
+RAW_FIELDS = ("id", "source", "subset", "url", "title", "question", "body", "answer")
+
+
+class TemplateError(ValueError):
+    """A template file is malformed, or a record cannot be rendered with it."""
+
+
+class Rendered(NamedTuple):
+    """The parts of a CqiaRecord a template produces."""
+
+    template_id: str  # <name>#<variant>
+    instruction: str
+    input: str
+    output: str
+    task_major: list[str]
+    task_minor: list[str]
+    domain: list[str]
+    metadata_keys: list[str]
+    copyright: str
+
+
+def _environment() -> SandboxedEnvironment:
+    return SandboxedEnvironment(
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
+class Template:
+    """One parsed rebuild template."""
+
+    def __init__(self, name: str, source: str, origin: str = ""):
+        if not NAME_PATTERN.match(name):
+            raise TemplateError(f"{origin or name}: template names look like <source>_<task>.vN")
+        match = _FRONT_MATTER.match(source)
+        if not match:
+            raise TemplateError(f"{origin or name}: must start with a {{#--- ... ---#}} header")
+        try:
+            front = yaml.safe_load(match.group(1)) or {}
+        except yaml.YAMLError as exc:
+            raise TemplateError(f"{origin or name}: bad YAML front matter: {exc}") from exc
+        if not isinstance(front, Mapping):
+            raise TemplateError(f"{origin or name}: front matter must be a mapping")
+        unknown = sorted(set(front) - _FRONT_KEYS)
+        if unknown:
+            raise TemplateError(f"{origin or name}: unknown front matter keys {unknown}")
+        task_type = front.get("task_type")
+        if (
+            not isinstance(task_type, Mapping)
+            or set(task_type) != {"major", "minor"}
+            or not all(_is_str_list(task_type[k]) for k in ("major", "minor"))
+        ):
+            raise TemplateError(
+                f"{origin or name}: task_type must be {{major: [...], minor: [...]}}"
+            )
+        for key in ("domain", "requires", "metadata"):
+            if key in front and not _is_str_list(front[key]):
+                raise TemplateError(f"{origin or name}: {key} must be a list of strings")
+        for field in front.get("requires", []):
+            if field not in RAW_FIELDS and not field.startswith("meta."):
+                raise TemplateError(
+                    f"{origin or name}: requires names {field!r}; "
+                    f"use {list(RAW_FIELDS)} or meta.<key>"
+                )
+        self.name = name
+        self.origin = origin
+        self.source = source
+        self.description = str(front.get("description", ""))
+        self.requires: list[str] = list(front.get("requires", []))
+        self.metadata_keys: list[str] = list(front.get("metadata", []))
+        env = _environment()
+        try:
+            self._template = env.from_string(source)
+            self._strings = {
+                "major": [env.from_string(s) for s in task_type["major"]],
+                "minor": [env.from_string(s) for s in task_type["minor"]],
+                "domain": [env.from_string(s) for s in front.get("domain", [])],
+                "copyright": env.from_string(str(front.get("copyright", ""))),
+            }
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(f"{origin or name}: line {exc.lineno}: {exc.message}") from exc
+        blocks = self._template.blocks
+        variants = sorted(
+            (int(m.group(1)), block) for block in blocks if (m := _VARIANT_BLOCK.match(block))
+        )
+        if not variants:
+            raise TemplateError(f"{origin or name}: defines no instruction_1 block")
+        numbers = [n for n, _ in variants]
+        if numbers != list(range(1, len(numbers) + 1)):
+            raise TemplateError(f"{origin or name}: instruction blocks must be numbered 1..N")
+        if "output" not in blocks:
+            raise TemplateError(f"{origin or name}: defines no output block")
+        extra = sorted(
+            b for b in blocks if b not in {"input", "output"} and not _VARIANT_BLOCK.match(b)
+        )
+        if extra:
+            raise TemplateError(f"{origin or name}: unknown blocks {extra}")
+        self.variants = [block for _, block in variants]
+
+    def variant_for(self, record_id: str) -> int:
+        """The 1-based instruction variant for a record id (stable across runs and machines)."""
+        return stable_bucket(f"{self.name}\x1f{record_id}", len(self.variants)) + 1
+
+    def render(self, doc: Any) -> Rendered:
+        """Renders a RawDoc (or any object with its fields) with this template.
+
+        Raises:
+            TemplateError: when a required field is empty or rendering fails.
+        """
+        context = {field: getattr(doc, field, "") for field in RAW_FIELDS}
+        context["meta"] = dict(getattr(doc, "meta", None) or {})
+        context["signals"] = dict(getattr(doc, "signals", None) or {})
+        for field in self.requires:
+            if field.startswith("meta."):
+                value = context["meta"].get(field[5:], "")
+            else:
+                value = context.get(field, "")
+            if not str(value).strip():
+                raise TemplateError(f"{self.name}: required field {field!r} is empty")
+        variant = self.variant_for(context["id"])
+        try:
+            ctx = self._template.new_context(context)
+            parts = {
+                block: "".join(self._template.blocks[block](ctx)).strip()
+                for block in (self.variants[variant - 1], "input", "output")
+                if block in self._template.blocks
+            }
+            major = [t.render(context).strip() for t in self._strings["major"]]
+            minor = [t.render(context).strip() for t in self._strings["minor"]]
+            domain = [t.render(context).strip() for t in self._strings["domain"]]
+            copyright_text = self._strings["copyright"].render(context).strip()
+        except jinja2.TemplateError as exc:
+            raise TemplateError(f"{self.name}: {type(exc).__name__}: {exc}") from exc
+        return Rendered(
+            template_id=f"{self.name}#{variant}",
+            instruction=parts[self.variants[variant - 1]],
+            input=parts.get("input", ""),
+            output=parts["output"],
+            task_major=[m for m in major if m],
+            task_minor=[m for m in minor if m],
+            domain=[d for d in domain if d],
+            metadata_keys=list(self.metadata_keys),
+            copyright=copyright_text,
+        )
+
+
+class TemplateRegistry:
+    """Templates by name: the packaged ones, overridden by any user directories."""
+
+    def __init__(self, templates: Mapping[str, Template]):
+        self._templates = dict(templates)
+
+    @classmethod
+    def from_sources(cls, sources: Mapping[str, tuple[str, str]]) -> "TemplateRegistry":
+        """Builds a registry from ``{name: (source text, origin)}``."""
+        return cls({name: Template(name, text, origin) for name, (text, origin) in sources.items()})
+
+    def names(self) -> list[str]:
+        return sorted(self._templates)
+
+    def get(self, name: str) -> Template:
+        try:
+            return self._templates[name]
+        except KeyError:
+            raise TemplateError(f"unknown template {name!r}; known: {self.names()}") from None
+
+
+def packaged_sources(kind: str = "rebuild") -> dict[str, tuple[str, str]]:
+    """The packaged templates of a kind as ``{name: (text, origin)}``."""
+    folder = resources.files(__package__) / kind
+    out = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".j2"):
+            out[entry.name[:-3]] = (entry.read_text(encoding="utf-8"), f"{kind}/{entry.name}")
+    return out
+
+
+def directory_sources(directory: str, kind: str = "rebuild") -> dict[str, tuple[str, str]]:
+    """Templates in a user directory (any Beam filesystem path) as ``{name: (text, origin)}``.
+
+    Both ``<directory>/<kind>/*.j2`` and ``<directory>/*.j2`` are read.
+    """
+    from apache_beam.io.filesystems import FileSystems
+
+    out = {}
+    base = directory.rstrip("/")
+    patterns = [f"{base}/{kind}/*.j2", f"{base}/*.j2"]
+    found = False
+    for result in FileSystems.match(patterns):
+        for meta in sorted(result.metadata_list, key=lambda m: m.path):
+            found = True
+            filename = meta.path.rsplit("/", 1)[-1]
+            with FileSystems.open(meta.path) as fh:
+                out[filename[:-3]] = (fh.read().decode("utf-8"), meta.path)
+    if not found:
+        raise TemplateError(f"no templates (*.j2) found in {directory!r} or its {kind}/ folder")
+    return out
+
+
+def load_sources(
+    template_dirs: Iterable[str] = (), kind: str = "rebuild"
+) -> dict[str, tuple[str, str]]:
+    """Packaged templates, then each directory's, later ones replacing earlier ones by name."""
+    sources = packaged_sources(kind)
+    for directory in template_dirs:
+        sources.update(directory_sources(directory, kind))
+    return sources
+
+
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)

@@ -1,0 +1,93 @@
+"""Shared pieces of source adapters: provenance, rejections and field checks."""
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+
+class Origin(NamedTuple):
+    """Where a raw record came from, and the defaults its RawDocs get."""
+
+    file: str
+    offset: int
+    subset: str
+    fetched_at: str = ""
+
+
+class Reject(Exception):  # noqa: N818 - it is a verdict, not an error condition
+    """Raised by an adapter for a well-formed record that must not become data.
+
+    Args:
+        reason: machine-readable reason, e.g. ``"no_answers"``.
+        detail: human-readable explanation.
+    """
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+def require_mapping(obj: Any) -> Mapping[str, Any]:
+    """Checks that a raw record is a JSON object."""
+    if not isinstance(obj, Mapping):
+        raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def get_str(obj: Mapping[str, Any], key: str, required: bool = True) -> str:
+    """Reads a string field; numbers are accepted and converted (crawlers store ids as either).
+
+    Raises:
+        ValueError: when a required field is missing or the value is not a string or number.
+    """
+    if key not in obj or obj[key] is None:
+        if required:
+            raise ValueError(f"missing field {key!r}")
+        return ""
+    value = obj[key]
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"field {key!r} must be a string, got {type(value).__name__}")
+    return str(value)
+
+
+def get_str_list(obj: Mapping[str, Any], key: str) -> list[str]:
+    """Reads an optional list of strings (missing means empty)."""
+    value = obj.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"field {key!r} must be a list of strings")
+    return list(value)
+
+
+_COUNT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([万千kKwW]?)\s*\+?\s*$")
+_SCALE = {"": 1, "千": 1_000, "k": 1_000, "K": 1_000, "万": 10_000, "w": 10_000, "W": 10_000}
+
+
+def parse_count(value: Any, field: str) -> int:
+    """Reads a vote or comment count as crawlers store it: 523, "523", "1,234", "1.2万", "3k".
+
+    Raises:
+        ValueError: naming the field when the value is not a count.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"{field} must be a count, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        match = _COUNT.match(value.replace(",", ""))
+        if match:
+            return round(float(match.group(1)) * _SCALE[match.group(2)])
+    raise ValueError(f"{field} must be a count like 523 or '1.2万', got {value!r}")
+
+
+def py_list_repr(values: list[str]) -> str:
+    """Formats a list the way COIG-CQIA metadata does: ``['声音', '女孩']``."""
+    return "[" + ", ".join("'" + v.replace("'", "\\'") + "'" for v in values) + "]"
+
+
+def json_str(value: Any) -> str:
+    """Compact JSON for structured meta values (meta values are strings)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)

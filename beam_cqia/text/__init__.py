@@ -1,0 +1,1 @@
+"""Pure text functions (no Beam): normalization, dedup keys, ids and quality signals."""

@@ -1,0 +1,165 @@
+"""Text normalization for Chinese crawl data.
+
+Each function returns the new text and how many characters or lines it changed, so a stage can
+store what it did on the record (tag, don't hide). Traditional-to-simplified conversion takes the
+converter as an argument; OpenCC itself is loaded once per worker by the Beam stage.
+"""
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import regex
+
+# Line and paragraph separators that must become "\n": \v, \f, NEL, LINE/PARAGRAPH SEPARATOR.
+_LINE_BREAKS = regex.compile(r"\r\n|[\r\v\f\x85\u2028\u2029]")
+# C0/C1 controls except \t and \n, zero-width and invisible format characters, soft hyphen.
+_INVISIBLE = regex.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u00ad\u200b-\u200d\u2060\ufeff]")
+# Horizontal whitespace that is not a plain space (NBSP, en/em spaces, ideographic space...).
+_ODD_SPACE = regex.compile(r"[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
+_SPACE_RUN = regex.compile(r" {2,}")
+_BLANK_LINES = regex.compile(r"\n{3,}")
+_FENCE = regex.compile(r"^\s*(```|~~~)")
+# Full-width ASCII letters and digits only: NFKC would also turn Chinese ，。！？ into ASCII.
+_FULLWIDTH_RUN = regex.compile(r"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]+")
+_FULLWIDTH_TABLE = {cp: cp - 0xFEE0 for cp in range(0xFF10, 0xFF5B)}
+
+# Site chrome that crawlers capture with Q&A and encyclopedia content.
+_BOILERPLATE_LINE = regex.compile(
+    r"^\s*(?:"
+    r"(?:编辑于|发布于|修改于|更新于|创作时间[:：]?)\s*\d{4}[-/年]\d{1,2}[-/月]\d{1,2}.*"
+    r"|著作权归作者所有.*"
+    r"|本词条缺少.*(?:编辑|完善).*"
+    r"|(?:赞同|收藏|喜欢|分享|举报|添加评论|\d+\s*条评论)(?:\s*\d*\s*)"
+    r")\s*$",
+    regex.MULTILINE,
+)
+_THANKS_FOR_INVITE = regex.compile(r"\A\s*(?:谢邀|谢谢邀请|感谢邀请)[^\n。！!]{0,40}[。！!]?\s*")
+
+
+class Normalized(NamedTuple):
+    """Result of :func:`normalize`: the text and per-kind change counts."""
+
+    text: str
+    t2s_chars: int
+    control_chars: int
+    fullwidth_chars: int
+    boilerplate_lines: int
+
+
+def clean_controls(text: str) -> tuple[str, int]:
+    """Turns line-separator controls into "\\n" and removes invisible characters.
+
+    Returns:
+        The cleaned text and the number of characters changed or removed.
+    """
+    changed = 0
+    if _LINE_BREAKS.search(text):
+        text, n = _LINE_BREAKS.subn("\n", text)
+        changed += n
+    if _INVISIBLE.search(text):
+        text, n = _INVISIBLE.subn("", text)
+        changed += n
+    return text, changed
+
+
+def normalize_whitespace(text: str) -> str:
+    """Normalizes horizontal and vertical whitespace, leaving fenced code blocks intact.
+
+    Outside ``` fences: odd spaces become plain spaces, runs of spaces collapse, lines are stripped.
+    Everywhere: trailing spaces go, 3+ newlines become 2, the text is stripped.
+    """
+    if "```" not in text and "~~~" not in text:
+        text = _ODD_SPACE.sub(" ", text)
+        text = _SPACE_RUN.sub(" ", text)
+        text = "\n".join(line.strip() for line in text.split("\n"))
+    else:
+        out, in_code = [], False
+        for line in text.split("\n"):
+            if _FENCE.match(line):
+                in_code = not in_code
+                out.append(line.strip())
+            elif in_code:
+                out.append(line.rstrip())
+            else:
+                out.append(_SPACE_RUN.sub(" ", _ODD_SPACE.sub(" ", line)).strip())
+        text = "\n".join(out)
+    return _BLANK_LINES.sub("\n\n", text).strip()
+
+
+def fullwidth_to_halfwidth(text: str) -> tuple[str, int]:
+    """Converts full-width ASCII letters and digits to half-width; punctuation is kept.
+
+    Returns:
+        The converted text and the number of characters converted.
+    """
+    count = 0
+
+    def _convert(match: "regex.Match[str]") -> str:
+        nonlocal count
+        count += len(match.group())
+        return match.group().translate(_FULLWIDTH_TABLE)
+
+    return _FULLWIDTH_RUN.sub(_convert, text), count
+
+
+def strip_boilerplate(text: str) -> tuple[str, int]:
+    """Removes site chrome: "谢邀" openers, "编辑于 <date>" lines, copyright footers, UI labels.
+
+    Returns:
+        The text without those lines and the number of lines (or openers) removed.
+    """
+    removed = 0
+    if _THANKS_FOR_INVITE.match(text):
+        text = _THANKS_FOR_INVITE.sub("", text, count=1)
+        removed += 1
+    if _BOILERPLATE_LINE.search(text):
+        text, n = _BOILERPLATE_LINE.subn("", text)
+        removed += n
+    return text, removed
+
+
+def count_changed_chars(before: str, after: str) -> int:
+    """Counts positions that differ between two strings, plus any length difference."""
+    if before == after:
+        return 0
+    return sum(a != b for a, b in zip(before, after, strict=False)) + abs(len(before) - len(after))
+
+
+def normalize(
+    text: str,
+    t2s: Callable[[str], str] | None = None,
+    fullwidth: bool = True,
+    boilerplate: bool = True,
+) -> Normalized:
+    """Runs the whole normalization: controls, boilerplate, width, traditional→simplified, spaces.
+
+    Args:
+        text: the input text.
+        t2s: a traditional-to-simplified converter (e.g. ``OpenCC("t2s").convert``); None skips it.
+        fullwidth: convert full-width letters and digits to half-width.
+        boilerplate: strip site chrome (see :func:`strip_boilerplate`).
+
+    Returns:
+        The normalized text and change counts. ``normalize(normalize(x).text).text`` equals
+        ``normalize(x).text``.
+    """
+    text, control = clean_controls(text)
+    removed = 0
+    if boilerplate:
+        text, removed = strip_boilerplate(text)
+    width = 0
+    if fullwidth:
+        text, width = fullwidth_to_halfwidth(text)
+    converted = 0
+    if t2s is not None and text:
+        simplified = t2s(text)
+        converted = count_changed_chars(text, simplified)
+        text = simplified
+    text = normalize_whitespace(text)
+    if boilerplate:
+        # Stripping spaces can expose an opener or a chrome line; a second pass keeps idempotence.
+        text, again = strip_boilerplate(text)
+        if again:
+            removed += again
+            text = normalize_whitespace(text)
+    return Normalized(text, converted, control, width, removed)

@@ -1,0 +1,24 @@
+"""The stage PTransforms. Each returns its main output; rejected and error records and counts are
+kept in the pipeline's ledger (see ``_stage``) and written by ``WriteCqiaParquet``."""
+
+from beam_cqia.transforms._stage import StageOutputs, ledger_stages, stage_outputs
+from beam_cqia.transforms.dedup import DedupExact
+from beam_cqia.transforms.ingest import NormalizeText, ReadCrawl
+from beam_cqia.transforms.quality import FilterByScore, ScoreQuality
+from beam_cqia.transforms.rebuild import RebuildFromTemplate
+from beam_cqia.transforms.sinks import WriteCqiaParquet
+from beam_cqia.transforms.tagging import TagSchema
+
+__all__ = [
+    "DedupExact",
+    "FilterByScore",
+    "NormalizeText",
+    "ReadCrawl",
+    "RebuildFromTemplate",
+    "ScoreQuality",
+    "StageOutputs",
+    "TagSchema",
+    "WriteCqiaParquet",
+    "ledger_stages",
+    "stage_outputs",
+]

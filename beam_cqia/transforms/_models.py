@@ -1,0 +1,35 @@
+"""Per-worker model and dictionary loading through ``apache_beam.utils.shared.Shared``.
+
+A handle is created at graph-build time and passed to the DoFn; ``setup`` acquires the object, so
+all DoFn instances of one worker process share one copy (OpenCC dictionaries, later fastText).
+"""
+
+from collections.abc import Callable
+
+from apache_beam.utils import shared
+
+# OpenCC configurations that convert to Simplified Chinese.
+OPENCC_TO_SIMPLIFIED = ("t2s", "tw2s", "tw2sp", "hk2s", "hk2sp")
+
+
+class _Converter:
+    """Weak-referenceable wrapper: ``Shared`` cannot hold a bare OpenCC object."""
+
+    def __init__(self, config: str):
+        import opencc  # loaded on the worker
+
+        self.config = config
+        self.convert: Callable[[str], str] = opencc.OpenCC(config).convert
+
+
+def check_opencc_config(config: str | None) -> None:
+    """Raises ValueError for an OpenCC configuration we do not support."""
+    if config is not None and config not in OPENCC_TO_SIMPLIFIED:
+        raise ValueError(
+            f"unsupported opencc config {config!r}; use one of {list(OPENCC_TO_SIMPLIFIED)} or null"
+        )
+
+
+def acquire_converter(handle: shared.Shared, config: str) -> _Converter:
+    """Returns this worker's converter for ``config``, loading it on first use."""
+    return handle.acquire(lambda: _Converter(config), tag=f"opencc:{config}")

@@ -1,0 +1,299 @@
+"""Machinery every stage shares: outputs, counters, dead letters and the per-pipeline ledger.
+
+Every stage splits its input into ``good`` (the main output), ``rejected`` (expected drops, with a
+reason) and ``errors`` (exceptions, as :class:`~beam_cqia.records.ErrorRecord`). The main output is
+what the stage returns, so stages chain with ``|`` in Python and in a Beam YAML ``chain``. The
+rejected and errors outputs, and in-pipeline counts of every output, are registered in a ledger
+kept on the pipeline object; ``WriteCqiaParquet`` collects them from there, writes them next to the
+data and puts the counts in ``_manifest.json``. No spec can forget to wire a rejected output, so
+nothing is dropped silently. The graph that results is ordinary Beam (Flatten, Combine, side
+inputs) and runs on every runner.
+"""
+
+import dataclasses
+import traceback
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from beam_cqia.records import ErrorRecord, Rejected, record_json
+from beam_cqia.text.ids import content_id
+
+GOOD, REJECTED, ERRORS = "good", "rejected", "errors"
+_LEDGER_ATTR = "_beam_cqia_ledger"
+
+
+def namespace(kind: str) -> str:
+    """The metrics namespace of a stage class: ``beam_cqia.<ClassName>``."""
+    return f"beam_cqia.{kind}"
+
+
+@dataclasses.dataclass
+class StageOutputs:
+    """What a stage produced, as registered in the pipeline's ledger."""
+
+    name: str  # the stage's step name (its label), the key in the manifest
+    full_label: str  # the full Beam step path, used to match metrics
+    kind: str  # the transform class name
+    good: beam.PCollection
+    rejected: beam.PCollection | None
+    errors: beam.PCollection | None
+    counts: beam.PCollection  # (stage, field, key, n) tuples
+    claimed: bool = False
+
+
+class _Ledger:
+    def __init__(self) -> None:
+        self.stages: list[StageOutputs] = []
+
+    def names(self) -> set[str]:
+        return {s.name for s in self.stages}
+
+
+def _ledger(pipeline: beam.Pipeline) -> _Ledger:
+    ledger = getattr(pipeline, _LEDGER_ATTR, None)
+    if ledger is None:
+        ledger = _Ledger()
+        setattr(pipeline, _LEDGER_ATTR, ledger)
+    return ledger
+
+
+def ledger_stages(pipeline: beam.Pipeline) -> list[StageOutputs]:
+    """All stages registered so far in ``pipeline``, in the order they were applied."""
+    return list(_ledger(pipeline).stages)
+
+
+def stage_outputs(pipeline: beam.Pipeline, name: str) -> StageOutputs:
+    """Returns the outputs of the stage with step name ``name`` (e.g. to test its rejected output).
+
+    Raises:
+        KeyError: listing the registered stage names when ``name`` is not one of them.
+    """
+    for stage in _ledger(pipeline).stages:
+        if stage.name == name or stage.full_label == name:
+            return stage
+    raise KeyError(f"no stage named {name!r}; stages: {[s.name for s in _ledger(pipeline).stages]}")
+
+
+def claim_unwritten(pipeline: beam.Pipeline) -> list[StageOutputs]:
+    """Returns the stages whose side outputs no sink has taken yet, and marks them taken."""
+    stages = [s for s in _ledger(pipeline).stages if not s.claimed]
+    for s in stages:
+        s.claimed = True
+    return stages
+
+
+def replace_fields(record: Any, **changes: Any) -> Any:
+    """Returns a copy of a NamedTuple record or ``beam.Row`` with some fields changed."""
+    if hasattr(record, "_replace"):
+        return record._replace(**changes)
+    values = record.as_dict() if isinstance(record, beam.Row) else dict(record)
+    values.update(changes)
+    return beam.Row(**values)
+
+
+def rejected(
+    record: Any, stage: str, reason: str, detail: str = "", kept_id: str = ""
+) -> beam.pvalue.TaggedOutput:
+    """Builds the tagged ``rejected`` output for ``record``."""
+    rid = getattr(record, "id", "") or ""
+    if isinstance(record, RawLine):
+        rid = content_id("raw", record.file, str(record.offset))
+    return beam.pvalue.TaggedOutput(
+        REJECTED,
+        Rejected(
+            id=rid,
+            stage=stage,
+            reason=reason,
+            detail=detail,
+            kept_id=kept_id,
+            source=getattr(record, "source", "") or "",
+            subset=getattr(record, "subset", "") or "",
+            record=record_json(record),
+        ),
+    )
+
+
+class _ToErrorRecord(beam.DoFn):
+    """Turns Beam's dead-letter tuples into ErrorRecords and counts them."""
+
+    def __init__(self, stage: str, kind: str):
+        self._stage = stage
+        self._errors = Metrics.counter(namespace(kind), "errors")
+
+    def process(self, dead_letter: tuple) -> Any:
+        element, (exc_type, exc_repr, tb) = dead_letter
+        self._errors.inc()
+        yield error_record(
+            element,
+            self._stage,
+            getattr(exc_type, "__name__", str(exc_type)),
+            exc_repr,
+            "".join(tb),
+        )
+
+
+def error_record(element: Any, stage: str, kind: str, msg: str, stack: str = "") -> ErrorRecord:
+    """Builds an ErrorRecord for any element: a record, a raw line or anything else."""
+    if isinstance(element, RawLine):
+        element_json = record_json(element._asdict())
+        rid = content_id("raw", element.file, str(element.offset))
+        source, subset = element.source, element.subset
+    else:
+        element_json = record_json(element)
+        rid = getattr(element, "id", "") or content_id("element", element_json)
+        source = getattr(element, "source", "") or ""
+        subset = getattr(element, "subset", "") or ""
+    return ErrorRecord(
+        id=rid,
+        stage=stage,
+        kind=kind,
+        msg=msg,
+        stack=stack,
+        element=element_json,
+        source=source,
+        subset=subset,
+    )
+
+
+class RawLine(NamedTuple):
+    """A raw record before parsing: file, byte offset, text, and the source/subset it is read as.
+
+    Not a schema type: it never leaves ReadCrawl except inside an ErrorRecord.
+    """
+
+    file: str
+    offset: int
+    text: str
+    source: str
+    subset: str
+
+
+def format_exception(exc: BaseException) -> str:
+    """The traceback of ``exc`` as one string."""
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+class _CountsFn(beam.DoFn):
+    def __init__(self, stage: str, field: str):
+        self._stage, self._field = stage, field
+
+    def process(self, item: Any) -> Any:
+        if isinstance(item, tuple):  # (key, n) from Count.PerElement
+            yield (self._stage, self._field, str(item[0]), int(item[1]))
+        else:  # n from Count.Globally
+            yield (self._stage, self._field, "", int(item))
+
+
+def _count(
+    pcoll: beam.PCollection, label: str, stage: str, field: str, key: Any = None
+) -> beam.PCollection:
+    if key is None:
+        counted = pcoll | f"Count{label}" >> beam.combiners.Count.Globally()
+    else:
+        counted = (
+            pcoll
+            | f"Key{label}" >> beam.Map(key)
+            | f"Count{label}" >> beam.combiners.Count.PerElement()
+        )
+    return counted | f"Tag{label}" >> beam.ParDo(_CountsFn(stage, field))
+
+
+def finish_stage(
+    transform: beam.PTransform,
+    inputs: beam.PCollection,
+    good: beam.PCollection,
+    rejected_pc: beam.PCollection | None,
+    dead_letters: beam.PCollection | None,
+    error_handling: Mapping[str, Any] | None,
+    input_unit: beam.PCollection | None = None,
+) -> Any:
+    """Registers a stage's outputs in the ledger and returns what the stage should return.
+
+    Args:
+        transform: the stage (its label and class name name the stage).
+        inputs: the stage's input, counted as ``in`` unless ``input_unit`` is given.
+        good: the main output, counted as ``out`` (``emitted`` too when ``input_unit`` is given).
+        rejected_pc: Rejected records, counted per reason; None if the stage never rejects.
+        dead_letters: Beam dead-letter tuples from ``with_exception_handling``; None if none.
+        error_handling: the Beam YAML ``error_handling`` config; with ``{"output": name}`` the
+            errors are also returned as output ``name`` next to ``good``.
+        input_unit: for stages whose output unit differs from their input unit (ReadCrawl reads
+            raw records and emits documents), a PCollection with one element per input record
+            that produced output; it is counted as ``out`` and ``good`` as ``emitted``.
+
+    Returns:
+        ``good``, or ``{"good": good, name: errors}`` when ``error_handling`` names an output.
+    """
+    pipeline = good.pipeline
+    ledger = _ledger(pipeline)
+    name = transform.label
+    full_label = pipeline._current_transform().full_label  # noqa: SLF001 - no public accessor
+    if name in ledger.names():
+        name = full_label
+    kind = type(transform).__name__
+
+    errors = None
+    if dead_letters is not None:
+        errors = dead_letters | "ToErrorRecords" >> beam.ParDo(_ToErrorRecord(name, kind))
+        errors.element_type = ErrorRecord
+
+    parts = [_count(inputs, "In", name, "in")]
+    if input_unit is not None:
+        parts.append(_count(input_unit, "Out", name, "out"))
+        parts.append(_count(good, "Emitted", name, "emitted"))
+    else:
+        parts.append(_count(good, "Out", name, "out"))
+    if rejected_pc is not None:
+        parts.append(_count(rejected_pc, "Rejected", name, "rejected", key=lambda r: r.reason))
+    if errors is not None:
+        parts.append(_count(errors, "Errors", name, "errors"))
+        parts.append(_count(errors, "ErrorKinds", name, "error_kinds", key=lambda e: e.kind))
+    counts = parts | "FlattenCounts" >> beam.Flatten()
+
+    ledger.stages.append(StageOutputs(name, full_label, kind, good, rejected_pc, errors, counts))
+    if error_handling:
+        output = error_handling.get("output") if isinstance(error_handling, Mapping) else None
+        if not output:
+            raise ValueError(f"error_handling must name an output, got {error_handling!r}")
+        return {GOOD: good, output: errors}
+    return good
+
+
+def check_error_handling(error_handling: Mapping[str, Any] | None) -> None:
+    """Validates a Beam YAML ``error_handling`` config at graph-build time."""
+    if error_handling is None:
+        return
+    if not isinstance(error_handling, Mapping) or not isinstance(error_handling.get("output"), str):
+        raise ValueError(
+            f"error_handling must be a mapping with an 'output' name, got {error_handling!r}"
+        )
+    unknown = set(error_handling) - {"output"}
+    if unknown:
+        raise ValueError(f"unsupported error_handling keys {sorted(unknown)}; only 'output'")
+
+
+def merge_inputs(inputs: Any, stage: str) -> beam.PCollection:
+    """Returns a stage's input as one PCollection; a mapping of inputs is flattened.
+
+    Beam YAML hands a transform a mapping when the spec gives ``input: {a: A, b: B}``. Beam
+    YAML's own Flatten re-types rows into a merged schema (and, in Beam 2.77, turns map fields
+    into lists of keys), so merging same-typed sources happens here and keeps the record type.
+
+    Raises:
+        ValueError: when the inputs have different element types.
+    """
+    if isinstance(inputs, beam.PCollection):
+        return inputs
+    if not isinstance(inputs, Mapping) or not inputs:
+        raise ValueError(f"{stage}: expected a PCollection or a mapping of PCollections")
+    pcolls = [inputs[k] for k in sorted(inputs)]
+    types = {p.element_type for p in pcolls}
+    if len(types) != 1:
+        names = sorted(getattr(t, "__name__", str(t)) for t in types)
+        raise ValueError(f"{stage}: inputs {sorted(inputs)} have different record types {names}")
+    merged = pcolls | "MergeInputs" >> beam.Flatten()
+    merged.element_type = types.pop()
+    return merged

@@ -1,0 +1,452 @@
+"""Parquet sink: hive-partitioned data, rejected and error records, and the run manifest."""
+
+import json
+import os
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+
+import beam_cqia
+from beam_cqia import layout
+from beam_cqia.records import ErrorRecord, Rejected, arrow_row, arrow_schema
+from beam_cqia.text.ids import stable_bucket
+from beam_cqia.transforms._stage import claim_unwritten, namespace
+
+MANIFEST = "_manifest.json"
+SUCCESS = "_SUCCESS"
+TEMPORARY = "_temporary"
+COMPRESSIONS = ("zstd", "snappy", "gzip", "none")
+SIDE_PARTITION_BY = ("subset",)
+
+
+def _is_local(path: str) -> bool:
+    return FileSystems.get_scheme(path) in (None, "file")
+
+
+def _makedirs_for(path: str) -> None:
+    if _is_local(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+
+
+class _ShardFn(beam.DoFn):
+    """Keys each record by (partition dir, shard, shard count), deterministically from its id."""
+
+    def __init__(self, partition_by: tuple[str, ...], max_records: int):
+        self._partition_by, self._max = partition_by, max_records
+
+    def process(self, keyed: tuple[str, Any], counts: Mapping[str, int]) -> Any:
+        pdir, record = keyed
+        shards = layout.shard_count(counts[pdir], self._max)
+        yield (pdir, stable_bucket(record.id, shards), shards), record
+
+
+class _WriteShardFn(beam.DoFn):
+    """Writes one part file to a temporary name; the finalize step moves it into place."""
+
+    def __init__(
+        self,
+        base: str,
+        kind: str,
+        record_type: type,
+        exclude: tuple[str, ...],
+        row_group_rows: int,
+        compression: str,
+        sink: str,
+    ):
+        self._base, self._kind, self._type = base, kind, record_type
+        self._exclude, self._rg, self._compression = exclude, row_group_rows, compression
+        self._written = Metrics.counter(namespace(sink), "passed") if kind == "data" else None
+
+    def setup(self) -> None:
+        self._schema = arrow_schema(self._type, self._exclude)
+
+    def process(self, group: tuple[tuple[str, int, int], Any]) -> Any:
+        (pdir, shard, shards), records = group
+        rows = sorted((arrow_row(r, self._exclude) for r in records), key=lambda r: r["id"])
+        tmp = FileSystems.join(self._base, TEMPORARY, f"{uuid.uuid4().hex}.parquet")
+        _write_table(
+            tmp, pa.Table.from_pylist(rows, schema=self._schema), self._rg, self._compression
+        )
+        if self._written is not None:
+            self._written.inc(len(rows))
+        yield {
+            "kind": self._kind,
+            "partition": pdir,
+            "path": f"{self._kind}/{pdir}/{layout.part_name(shard, shards)}",
+            "tmp": tmp,
+            "records": len(rows),
+        }
+
+
+def _write_table(path: str, table: pa.Table, row_group_rows: int, compression: str) -> None:
+    with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+        pq.write_table(
+            table,
+            fh,
+            row_group_size=row_group_rows,
+            compression=None if compression == "none" else compression,
+        )
+
+
+class _FinalizeFn(beam.DoFn):
+    """Moves part files into place, removes stale ones, writes _manifest.json and _SUCCESS."""
+
+    def __init__(
+        self,
+        base: str,
+        sink: str,
+        stage_order: list[tuple[str, str]],
+        schemas: Mapping[str, tuple[type, tuple[str, ...]]],
+        partition_by: list[str],
+        row_group_rows: int,
+        compression: str,
+    ):
+        self._base, self._sink, self._order = base, sink, stage_order
+        self._schemas, self._partition_by = dict(schemas), partition_by
+        self._rg, self._compression = row_group_rows, compression
+
+    def process(
+        self,
+        files: list[dict[str, Any]],
+        plans: list[tuple[str, str, int]],
+        counts: list[tuple[str, str, str, int]],
+    ) -> Any:
+        base = self._base
+        success = FileSystems.join(base, SUCCESS)
+        if FileSystems.exists(success):
+            FileSystems.delete([success])
+        by_path = {f["path"]: f for f in files}
+        # Partitions whose records all hashed to some shards still get every -of-N file.
+        for kind, pdir, shards in plans:
+            for shard in range(shards):
+                rel = f"{kind}/{pdir}/{layout.part_name(shard, shards)}"
+                if rel not in by_path:
+                    tmp = FileSystems.join(base, TEMPORARY, f"{uuid.uuid4().hex}.parquet")
+                    record_type, exclude = self._schemas[kind]
+                    _write_table(
+                        tmp,
+                        arrow_schema(record_type, exclude).empty_table(),
+                        self._rg,
+                        self._compression,
+                    )
+                    by_path[rel] = {
+                        "kind": kind,
+                        "partition": pdir,
+                        "path": rel,
+                        "tmp": tmp,
+                        "records": 0,
+                    }
+        finals = sorted(by_path)
+        for rel in finals:
+            final = FileSystems.join(base, rel)
+            _makedirs_for(final)
+            FileSystems.rename([by_path[rel]["tmp"]], [final])
+        stale = [p for p in _existing_part_files(base) if p not in set(finals)]
+        if stale:
+            FileSystems.delete([FileSystems.join(base, p) for p in stale])
+        temporary = FileSystems.join(base, TEMPORARY)
+        if FileSystems.exists(temporary):
+            FileSystems.delete([temporary])
+
+        manifest = build_manifest(
+            [by_path[p] for p in finals], counts, self._order, self._sink, self._partition_by
+        )
+        manifest_path = FileSystems.join(base, MANIFEST)
+        tmp = FileSystems.join(base, f".{MANIFEST}.{uuid.uuid4().hex}")
+        with FileSystems.create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+            fh.write(json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
+        FileSystems.rename([tmp], [manifest_path])
+        with FileSystems.create(success, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+            fh.write(b"")
+        yield manifest_path
+
+
+def _existing_part_files(base: str) -> list[str]:
+    """Relative paths of every part-*.parquet already under base/{data,rejected,errors}."""
+    found = []
+    for kind in layout.KINDS:
+        root = FileSystems.join(base, kind)
+        if _is_local(root):
+            for dirpath, _, filenames in os.walk(root):
+                for name in filenames:
+                    if layout.PART_FILE.match(name):
+                        found.append(os.path.relpath(os.path.join(dirpath, name), base))
+        else:
+            for result in FileSystems.match([root + "/**"]):
+                for meta in result.metadata_list:
+                    name = meta.path.rsplit("/", 1)[-1]
+                    if layout.PART_FILE.match(name):
+                        found.append(meta.path[len(base.rstrip("/")) + 1 :])
+    return sorted(found)
+
+
+def build_manifest(
+    files: list[dict[str, Any]],
+    counts: list[tuple[str, str, str, int]],
+    stage_order: list[tuple[str, str]],
+    sink: str,
+    partition_by: list[str],
+) -> dict[str, Any]:
+    """Assembles the manifest from written files and the stages' in-pipeline counts.
+
+    The result has no timestamps and sorted lists, so the same input and spec give the same bytes.
+    """
+    stages: dict[str, dict[str, Any]] = {}
+    for name, kind in stage_order:
+        stages[name] = {"transform": kind, "in": 0, "out": 0, "rejected": {}, "errors": 0}
+    for stage, field, key, n in counts:
+        entry = stages.setdefault(
+            stage, {"transform": "", "in": 0, "out": 0, "rejected": {}, "errors": 0}
+        )
+        if field in ("rejected", "error_kinds"):
+            bucket = entry.setdefault(field, {})
+            bucket[key] = bucket.get(key, 0) + n
+        else:
+            entry[field] = entry.get(field, 0) + n
+    for entry in stages.values():
+        entry["rejected"] = dict(sorted(entry["rejected"].items()))
+        if "error_kinds" in entry:
+            entry["error_kinds"] = dict(sorted(entry["error_kinds"].items()))
+    outputs: dict[str, Any] = {}
+    for kind in layout.KINDS:
+        of_kind = [f for f in files if f["kind"] == kind]
+        partitions: dict[str, int] = {}
+        for f in of_kind:
+            partitions[f["partition"]] = partitions.get(f["partition"], 0) + f["records"]
+        outputs[kind] = {
+            "records": sum(f["records"] for f in of_kind),
+            "partitions": dict(sorted(partitions.items())),
+            "files": [{"path": f["path"], "records": f["records"]} for f in of_kind],
+        }
+    stages[sink]["out"] = outputs["data"]["records"]
+    return {
+        "format": "beam-cqia-manifest/1",
+        "versions": {
+            "beam_cqia": beam_cqia.__version__,
+            "apache_beam": beam.__version__,
+            "pyarrow": pa.__version__,
+        },
+        "layout": {"partition_by": list(partition_by), "kinds": list(layout.KINDS)},
+        "stages": stages,
+        "outputs": outputs,
+    }
+
+
+def _partition_fn(keys: tuple[str, ...]) -> Any:
+    def key(record: Any) -> tuple[str, Any]:
+        return layout.partition_dir(keys, [getattr(record, k) for k in keys]), record
+
+    return key
+
+
+def _leaves(pcoll: beam.PCollection) -> list[beam.PCollection]:
+    """The PCollections a Flatten was made of (recursively), or the PCollection itself."""
+    producer = pcoll.producer
+    if producer is not None and isinstance(producer.transform, beam.Flatten):
+        out = []
+        for p in producer.inputs:
+            out.extend(_leaves(p))
+        return out
+    return [pcoll]
+
+
+class WriteCqiaParquet(beam.PTransform):
+    """Writes records as hive-partitioned Parquet, with the rejected and error records of every
+    stage upstream and a manifest of per-stage counts.
+
+    Layout under ``path``: ``data/<k>=<v>/.../part-NNNNN-of-MMMMM.parquet`` (partition columns are
+    in the path, not in the files), ``rejected/subset=<s>/...`` and ``errors/subset=<s>/...``
+    (with reason, stage and the original record as JSON), ``_manifest.json`` and ``_SUCCESS``.
+    Rejected and error records are collected from every stage applied before this sink, so none
+    can be forgotten. Rows within a file are sorted by id and each record's file is chosen from its
+    id, so reruns give the same files. Files are written under ``_temporary/`` and moved into place
+    only at the end, when files of an earlier run that this run did not produce are removed; a
+    failed run leaves the previous output untouched. The manifest is written by the pipeline
+    itself (on any runner, also when the launcher does not wait): for every stage ``in``, ``out``,
+    ``rejected`` per reason and ``errors``, equal to the Beam counters. Counters in
+    ``beam_cqia.WriteCqiaParquet``: ``seen`` (records received) and ``passed`` (rows written).
+
+    Args:
+        path: the output directory (any Beam filesystem path, e.g. ``gs://bucket/cqia/v1``).
+        partition_by: record fields that form the hive partitions of the data, e.g.
+            ``[subset]`` or ``[subset, source]``; rejected and error records are partitioned by
+            subset.
+        max_records_per_file: a partition with more records is split into several part files.
+        row_group_rows: rows per Parquet row group.
+        compression: Parquet compression: zstd, snappy, gzip or none.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        partition_by: list[str] | None = None,
+        max_records_per_file: int = 100_000,
+        row_group_rows: int = 10_000,
+        compression: str = "zstd",
+    ):
+        super().__init__()
+        if not path:
+            raise ValueError("path must name an output directory")
+        partition_by = ["subset"] if partition_by is None else partition_by
+        if not isinstance(partition_by, list) or not all(
+            isinstance(k, str) and k for k in partition_by
+        ):
+            raise ValueError(f"partition_by must be a list of field names, got {partition_by!r}")
+        if len(set(partition_by)) != len(partition_by):
+            raise ValueError(f"partition_by repeats a field: {partition_by}")
+        for name, value in (
+            ("max_records_per_file", max_records_per_file),
+            ("row_group_rows", row_group_rows),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if compression not in COMPRESSIONS:
+            raise ValueError(
+                f"compression must be one of {list(COMPRESSIONS)}, got {compression!r}"
+            )
+        self._path = path.rstrip("/") if len(path) > 1 else path
+        self._partition_by = tuple(partition_by)
+        self._max = max_records_per_file
+        self._rg = row_group_rows
+        self._compression = compression
+
+    def expand(self, inputs: Any) -> beam.PCollection:
+        explicit: dict[str, list[beam.PCollection]] = {"rejected": [], "errors": []}
+        if isinstance(inputs, Mapping):
+            unknown = sorted(set(inputs) - {"good", "rejected", "errors"})
+            if unknown or "good" not in inputs:
+                raise ValueError(
+                    f"WriteCqiaParquet takes one input, or inputs named good (required), rejected "
+                    f"and errors; got {sorted(inputs)}"
+                )
+            records = inputs["good"]
+            for kind in ("rejected", "errors"):
+                if kind in inputs:
+                    explicit[kind] = _leaves(inputs[kind])
+        else:
+            records = inputs
+        record_type = records.element_type
+        if not (isinstance(record_type, type) and hasattr(record_type, "_fields")):
+            raise ValueError(
+                f"WriteCqiaParquet needs records of a schema'd NamedTuple type (CqiaRecord, "
+                f"RawDoc...), got {record_type!r}"
+            )
+        missing = [k for k in self._partition_by if k not in record_type._fields]
+        if missing:
+            raise ValueError(f"partition_by {missing} are not fields of {record_type.__name__}")
+        sink = self.label
+        pipeline = records.pipeline
+        stages = claim_unwritten(pipeline)
+        side: dict[str, list[beam.PCollection]] = {
+            "rejected": [s.rejected for s in stages if s.rejected is not None],
+            "errors": [s.errors for s in stages if s.errors is not None],
+        }
+        for kind in ("rejected", "errors"):
+            for pc in explicit[kind]:
+                if all(pc is not known for known in side[kind]):
+                    side[kind].append(pc)
+
+        seen = Metrics.counter(namespace(type(self).__name__), "seen")
+
+        def count_seen(record: Any) -> Any:
+            seen.inc()
+            return record
+
+        records = records | "CountSeen" >> beam.Map(count_seen).with_output_types(record_type)
+        kinds = {
+            "data": (records, record_type, self._partition_by),
+            "rejected": (
+                _flatten(pipeline, side["rejected"], "Rejected", Rejected),
+                Rejected,
+                SIDE_PARTITION_BY,
+            ),
+            "errors": (
+                _flatten(pipeline, side["errors"], "Errors", ErrorRecord),
+                ErrorRecord,
+                SIDE_PARTITION_BY,
+            ),
+        }
+        written, plans = [], []
+        for kind, (pcoll, rtype, keys) in kinds.items():
+            label = kind.capitalize()
+            keyed = pcoll | f"{label}Partition" >> beam.Map(_partition_fn(keys))
+            counts = (
+                keyed
+                | f"{label}Ones" >> beam.Map(lambda kv: (kv[0], 1))
+                | f"{label}CountPerPartition" >> beam.CombinePerKey(sum)
+            )
+            sharded = keyed | f"{label}Shard" >> beam.ParDo(
+                _ShardFn(keys, self._max), counts=beam.pvalue.AsDict(counts)
+            ).with_output_types(tuple[tuple[str, int, int], rtype])
+            written.append(
+                sharded
+                | f"{label}GroupByShard" >> beam.GroupByKey()
+                | f"{label}WriteShards"
+                >> beam.ParDo(
+                    _WriteShardFn(
+                        self._path,
+                        kind,
+                        rtype,
+                        keys,
+                        self._rg,
+                        self._compression,
+                        type(self).__name__,
+                    )
+                )
+            )
+            plans.append(
+                counts
+                | f"{label}Plan"
+                >> beam.Map(
+                    lambda kv, kind=kind, most=self._max: (
+                        kind,
+                        kv[0],
+                        layout.shard_count(kv[1], most),
+                    )
+                )
+            )
+        stage_counts = [s.counts for s in stages]
+        stage_counts.append(
+            records
+            | "CountIn" >> beam.combiners.Count.Globally()
+            | "TagIn" >> beam.Map(lambda n: (sink, "in", "", n))
+        )
+        order = [(s.name, s.kind) for s in stages] + [(sink, type(self).__name__)]
+        schemas = {kind: (rtype, keys) for kind, (_, rtype, keys) in kinds.items()}
+        return (
+            written
+            | "FlattenFiles" >> beam.Flatten()
+            | "ListFiles" >> beam.combiners.ToList()
+            | "Finalize"
+            >> beam.ParDo(
+                _FinalizeFn(
+                    self._path,
+                    sink,
+                    order,
+                    schemas,
+                    list(self._partition_by),
+                    self._rg,
+                    self._compression,
+                ),
+                plans=beam.pvalue.AsList(plans | "FlattenPlans" >> beam.Flatten()),
+                counts=beam.pvalue.AsList(stage_counts | "FlattenCounts" >> beam.Flatten()),
+            )
+        )
+
+
+def _flatten(
+    pipeline: beam.Pipeline, pcolls: list[beam.PCollection], label: str, element_type: type
+) -> beam.PCollection:
+    if pcolls:
+        out = pcolls | f"Flatten{label}" >> beam.Flatten()
+    else:
+        out = pipeline | f"No{label}" >> beam.Create([]).with_output_types(element_type)
+    out.element_type = element_type
+    return out

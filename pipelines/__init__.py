@@ -1,0 +1,1 @@
+"""Beam YAML specs, installed with the package as ``beam_cqia.pipelines``."""

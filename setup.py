@@ -1,0 +1,55 @@
+"""Packaging for beam-cqia. Workers (Dataflow, Flink) receive only what this packages: the code,
+the prompt templates, the demo corpus and the pipeline specs (installed as beam_cqia.pipelines)."""
+
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "beam_cqia/__init__.py").read_text())[1]
+BEAM = "2.77.0"  # keep equal to the Dockerfile's base image
+
+setup(
+    name="beam-cqia",
+    version=VERSION,
+    description="COIG-CQIA-style Chinese instruction-tuning datasets as Apache Beam pipelines",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=[*find_packages(include=["beam_cqia", "beam_cqia.*"]), "beam_cqia.pipelines"],
+    package_dir={"beam_cqia.pipelines": "pipelines"},
+    package_data={
+        "beam_cqia": ["prompts/*/*.j2", "demo/*.md", "demo/data/*/*.jsonl"],
+        "beam_cqia.pipelines": ["*.yaml"],
+    },
+    install_requires=[
+        f"apache-beam=={BEAM}",
+        "pyarrow>=14",
+        "opencc>=1.1.6",
+        "jinja2>=3.1",
+        "pyyaml>=6",
+        "regex>=2023.10",
+        "xxhash>=3.4",
+        "orjson>=3.9",
+    ],
+    extras_require={
+        "gcp": [f"apache-beam[gcp]=={BEAM}"],
+        "yaml": [f"apache-beam[yaml]=={BEAM}"],
+        "dev": [
+            f"apache-beam[yaml]=={BEAM}",
+            "pytest>=8",
+            "hypothesis>=6.100",
+            "ruff>=0.6",
+            "pandas",
+        ],
+    },
+    entry_points={"console_scripts": ["beam-cqia=beam_cqia.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "License :: OSI Approved :: Apache Software License",
+        "Natural Language :: Chinese (Simplified)",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
