@@ -68,10 +68,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _QuietKnownNoise(logging.Filter):
+    """Drops two warnings Beam logs on every run that say nothing about the user's pipeline."""
+
+    NOISE = (
+        "Could not load ML transform module",  # Beam YAML imports optional ML extras eagerly
+        "requested in with_outputs() but not declared in type hints",
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(noise in message for noise in self.NOISE)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``beam-cqia`` console script."""
     args, beam_args = _parser().parse_known_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_QuietKnownNoise())
     try:
         if args.command == "validate":
             return _validate(args, beam_args)

@@ -6,6 +6,7 @@ types). Do not add ``from __future__ import annotations`` here: postponed annota
 fields into opaque types.
 """
 
+import base64
 import json
 import typing
 from collections.abc import Mapping
@@ -137,7 +138,10 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v) for v in value]
     if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:  # keep undecodable input exactly, so nothing is lost
+            return {"base64": base64.b64encode(value).decode("ascii")}
     return value
 
 

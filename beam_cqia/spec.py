@@ -8,6 +8,7 @@ Prism binary).
 
 import difflib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from typing import Any
@@ -148,8 +149,18 @@ def expand(pipeline: Any, spec: Mapping[str, Any], path: str) -> Any:
 
 def _explain(exc: Exception, spec: Mapping[str, Any], path: str) -> str:
     message = str(exc)
-    while exc.__cause__ is not None and str(exc.__cause__) in message:
-        exc = exc.__cause__  # type: ignore[assignment]
+    ref = re.search(r"Unknown transform at line (\d+): (\S+)", message)
+    if ref:
+        names = _transform_names(spec.get("pipeline", {}))
+        close = difflib.get_close_matches(ref.group(2).split(".")[0], names, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; transforms are {sorted(names)}"
+        return f"{path}:{ref.group(1)}: input {ref.group(2)!r} names no transform of the spec{hint}"
+    arg = re.search(r"(\w+)\.__init__\(\) got an unexpected argument '(\w+)'", message)
+    if arg:
+        params = _config_keys(arg.group(1))
+        close = difflib.get_close_matches(arg.group(2), params, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"{path}: {message}\n{hint}{arg.group(1)} takes: {', '.join(params)}"
     known = sorted(set(_our_providers()) | set(_standard_types()))
     for t in _transform_types(spec.get("pipeline", {})):
         if t not in known and t not in ("chain", "composite"):
@@ -157,6 +168,31 @@ def _explain(exc: Exception, spec: Mapping[str, Any], path: str) -> str:
             hint = f"; did you mean {close[0]!r}?" if close else ""
             return f"{path}: unknown transform type {t!r}{hint}\n{message}"
     return f"{path}: {message}"
+
+
+def _config_keys(transform: str) -> list[str]:
+    import inspect
+
+    from beam_cqia import transforms
+
+    cls = getattr(transforms, transform, None)
+    if cls is None:
+        return []
+    return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+
+def _transform_names(node: Any) -> list[str]:
+    out = []
+    if isinstance(node, Mapping):
+        if isinstance(node.get("type"), str) and node["type"] not in ("chain", "composite"):
+            out.append(str(node.get("name", node["type"])))
+        for key in ("transforms", "source", "sink", "extra_transforms"):
+            if key in node:
+                out.extend(_transform_names(node[key]))
+    elif isinstance(node, list):
+        for item in node:
+            out.extend(_transform_names(item))
+    return out
 
 
 def _standard_types() -> list[str]:

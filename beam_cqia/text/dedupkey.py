@@ -20,10 +20,12 @@ def dedup_text(text: str, t2s: Callable[[str], str] | None = None) -> str:
         text: the text.
         t2s: a traditional-to-simplified converter; None leaves the script as is.
     """
-    text = unicodedata.normalize("NFKC", text).casefold()
+    text = _NOT_CONTENT.sub("", unicodedata.normalize("NFKC", text).casefold())
     if t2s is not None and text:
-        text = t2s(text)
-    return _NOT_CONTENT.sub("", text)
+        # Convert after removing the noise: OpenCC converts by phrase, so "瞭解" and "瞭 解"
+        # would otherwise become "了解" and "瞭解" and get different keys.
+        text = _NOT_CONTENT.sub("", t2s(text))
+    return text
 
 
 def dedup_key(parts: Iterable[str], t2s: Callable[[str], str] | None = None) -> str:

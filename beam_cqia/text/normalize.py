@@ -157,9 +157,13 @@ def normalize(
         text = simplified
     text = normalize_whitespace(text)
     if boilerplate:
-        # Stripping spaces can expose an opener or a chrome line; a second pass keeps idempotence.
-        text, again = strip_boilerplate(text)
-        if again:
+        # Stripping spaces can expose an opener or a chrome line, and removing one opener can
+        # expose the next ("谢邀。谢邀。谢邀"): strip until nothing is left, which keeps
+        # idempotence. Each round that strips something shortens the text, so this ends.
+        while True:
+            text, again = strip_boilerplate(text)
+            if not again:
+                break
             removed += again
             text = normalize_whitespace(text)
     return Normalized(text, converted, control, width, removed)

@@ -1,0 +1,14 @@
+# Custom Beam SDK container for Dataflow / Flink workers, and the image for Flex Templates.
+#   docker build -t REGION-docker.pkg.dev/PROJECT/REPO/beam-cqia:0.1.0 .
+#   beam-cqia run SPEC --runner DataflowRunner --sdk_container_image=IMAGE --sdk_location=container ...
+# Keep the Beam and Python versions equal to setup.py's pin and the launcher's environment.
+FROM apache/beam_python3.11_sdk:2.77.0
+
+WORKDIR /src/beam-cqia
+COPY setup.py README.md ./
+COPY beam_cqia ./beam_cqia
+COPY pipelines ./pipelines
+# Templates, prompts, the demo corpus and the specs are package data: installed with the code.
+RUN pip install --no-cache-dir ".[gcp,yaml]" && pip check
+
+# The base image's ENTRYPOINT is Beam's worker boot binary; keep it.

@@ -1,0 +1,31 @@
+# Two commands on a fresh machine (README quick start):
+#   make demo   install into .venv and build the demo dataset into out/demo
+#   make test   install into .venv, lint, and run the test suite (what CI runs)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+OUT ?= out/demo
+
+.PHONY: demo test lint bench clean
+
+$(VENV)/.installed: setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[yaml,dev]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/beam-cqia demo $(OUT)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/pytest -q
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf out .pytest_cache build *.egg-info

@@ -1,0 +1,347 @@
+"""Tests for beam_cqia.text.normalize (pure functions, no Beam)."""
+
+import opencc
+import pytest
+import regex
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from beam_cqia.text.normalize import (
+    Normalized,
+    clean_controls,
+    count_changed_chars,
+    fullwidth_to_halfwidth,
+    normalize,
+    normalize_whitespace,
+    strip_boilerplate,
+)
+
+T2S = opencc.OpenCC("t2s").convert
+
+ZHIHU_FOOTER = "著作权归作者所有。商业转载请联系作者获得授权，非商业转载请注明出处。"
+BAIKE_NAG = "本词条缺少概述图，补充相关内容使词条更完整，还能快速升级，赶紧来编辑吧！"
+
+
+# --- clean_controls --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "changed"),
+    [
+        ("第一页\f第二页", "第一页\n第二页", 1),
+        ("表头\v表体", "表头\n表体", 1),
+        ("Windows换行\r\n第二行", "Windows换行\n第二行", 1),
+        ("旧式换行\r第二行", "旧式换行\n第二行", 1),
+        ("行分隔符\u2028下一行", "行分隔符\n下一行", 1),
+        ("段分隔符\u2029下一段", "段分隔符\n下一段", 1),
+        ("NEL\x85下一行", "NEL\n下一行", 1),
+        ("空字符\x00在中间", "空字符在中间", 1),
+        ("零\u200b宽\u200c空\u200d格", "零宽空格", 3),
+        ("\ufeff带BOM的开头", "带BOM的开头", 1),
+        ("软\u00ad连字符和\u2060词连接符", "软连字符和词连接符", 2),
+        ("响铃\x07退格\x08删除\x7f", "响铃退格删除", 3),
+        ("C1控制符\x9b结束", "C1控制符结束", 1),
+        ("保留\t制表符和\n换行", "保留\t制表符和\n换行", 0),
+        ("表情😀👍保留，全角标点。", "表情😀👍保留，全角标点。", 0),
+        ("這是一個測試", "這是一個測試", 0),
+        ("", "", 0),
+        ("\f\v\u2028\u2029\x00\u200b\ufeff", "\n\n\n\n", 7),
+    ],
+)
+def test_clean_controls(text, expected, changed):
+    assert clean_controls(text) == (expected, changed)
+
+
+# --- fullwidth_to_halfwidth ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "converted"),
+    [
+        ("１２３ＡＢＣ，。", "123ABC，。", 6),
+        ("ｈｅｌｌｏ　ｗｏｒｌｄ！", "hello　world！", 10),
+        ("价格：￥１９９．００元", "价格：￥199．00元", 5),
+        ("第２０２３届ＧＰＴ大会（北京）", "第2023届GPT大会（北京）", 7),
+        ("全角问号？感叹号！句号。逗号，保留", "全角问号？感叹号！句号。逗号，保留", 0),
+        ("ａｚＡＺ０９", "azAZ09", 6),
+        ("半角abc123不变", "半角abc123不变", 0),
+        ("", "", 0),
+    ],
+)
+def test_fullwidth_to_halfwidth(text, expected, converted):
+    assert fullwidth_to_halfwidth(text) == (expected, converted)
+
+
+# --- strip_boilerplate -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected_removed", "kept", "gone"),
+    [
+        ("谢邀。\n我来回答这个问题。", 1, "我来回答这个问题。", "谢邀"),
+        ("谢邀，人在美国，刚下飞机。\n先说结论：可以。", 1, "先说结论：可以。", "刚下飞机"),
+        ("感谢邀请！正文从这里开始。", 1, "正文从这里开始。", "感谢邀请"),
+        ("  谢谢邀请\n正文", 1, "正文", "谢谢邀请"),
+        ("正文第一段。\n编辑于 2023-05-06 10:21", 1, "正文第一段。", "编辑于"),
+        ("正文。\n发布于 2021/3/4 08:00 · IP 属地北京", 1, "正文。", "发布于"),
+        ("正文。\n更新于 2022年5月6日", 1, "正文。", "更新于"),
+        ("正文。\n创作时间：2020-01-02 12:00:00", 1, "正文。", "创作时间"),
+        ("正文。\n" + ZHIHU_FOOTER, 1, "正文。", "著作权"),
+        (BAIKE_NAG + "\n高血压是一种常见病。", 1, "高血压是一种常见病。", "本词条"),
+        ("回答。\n赞同 523\n12 条评论\n收藏\n分享\n举报\n添加评论", 6, "回答。", "赞同"),
+    ],
+)
+def test_strip_boilerplate_removes_site_chrome(text, expected_removed, kept, gone):
+    out, removed = strip_boilerplate(text)
+    assert removed == expected_removed
+    assert kept in out
+    assert gone not in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我想说谢邀这种开头没有必要。",  # opener only counts at the very start
+        "赞同这个观点，但是有补充。",  # "赞同" followed by prose is content, not a vote button
+        "我编辑于昨天的那篇文章被删了。",  # not at line start, and no date
+        "关于著作权，请参考相关法律。",
+        "",
+    ],
+)
+def test_strip_boilerplate_keeps_content(text):
+    assert strip_boilerplate(text) == (text, 0)
+
+
+# --- normalize_whitespace --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("  多个   空格  ", "多个 空格"),
+        ("全角\u3000空格和\u00a0不换行空格", "全角 空格和 不换行空格"),
+        ("制表\t\t符", "制表 符"),
+        ("第一段\n\n\n\n\n第二段", "第一段\n\n第二段"),
+        ("行尾空格   \n  行首空格", "行尾空格\n行首空格"),
+        ("\n\n  \n", ""),
+        ("", ""),
+        (
+            "示例代码：\n```python\n    def 你好():\n        return  '世界'   \n```\n  说明  文字  ",
+            "示例代码：\n```python\n    def 你好():\n        return  '世界'\n```\n说明 文字",
+        ),
+        (
+            "~~~\n\tif x:\n\t\treturn\u30001\n~~~\n尾巴\u3000\u3000文字",
+            "~~~\n\tif x:\n\t\treturn\u30001\n~~~\n尾巴 文字",
+        ),
+        # An unclosed fence keeps the rest of the text verbatim (except trailing spaces).
+        ("说明：\n  ```\n  a    b  ", "说明：\n```\n  a    b"),
+        # ``` in the middle of a line is not a fence.
+        ("行内 ```代码```   很    多空格", "行内 ```代码``` 很 多空格"),
+    ],
+)
+def test_normalize_whitespace(text, expected):
+    assert normalize_whitespace(text) == expected
+
+
+# --- count_changed_chars ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        ("", "", 0),
+        ("这是测试", "这是测试", 0),
+        ("這是一個測試", "这是一个测试", 4),
+        ("臺灣", "台湾", 2),
+        ("abc", "ab", 1),
+        ("a", "xyz", 3),
+        ("軟體", "", 2),
+    ],
+)
+def test_count_changed_chars(before, after, expected):
+    assert count_changed_chars(before, after) == expected
+
+
+# --- normalize -------------------------------------------------------------------------------
+
+ZHIHU_ANSWER = (
+    "谢邀。\n\n"
+    "\u3000\u3000这个问题要从两方面看：\n\n\n\n"
+    "第一，ＧＰＵ的算力在２０２３年翻了一倍；\n"
+    "第二，显存    仍然是瓶颈。\n"
+    "编辑于 2023-05-06 10:21\n"
+    f"{ZHIHU_FOOTER}\n"
+    "赞同 523\n"
+    "12 条评论"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "kwargs", "expected"),
+    [
+        (
+            ZHIHU_ANSWER,
+            {},
+            Normalized(
+                "这个问题要从两方面看：\n\n第一，GPU的算力在2023年翻了一倍；\n第二，显存 仍然是瓶颈。",
+                0,
+                0,
+                7,
+                5,
+            ),
+        ),
+        (
+            "這是一個測試。臺灣的軟體產業很發達！",
+            {"t2s": T2S},
+            Normalized("这是一个测试。台湾的软体产业很发达！", 12, 0, 0, 0),
+        ),
+        (
+            "這是一個測試。臺灣的軟體產業很發達！",
+            {},
+            Normalized("這是一個測試。臺灣的軟體產業很發達！", 0, 0, 0, 0),
+        ),
+        (
+            "第一行\f第二行\u2028第三行\x00\u200b\ufeff",
+            {},
+            Normalized("第一行\n第二行\n第三行", 0, 5, 0, 0),
+        ),
+        ("１２３ＡＢＣ，。！？", {}, Normalized("123ABC，。！？", 0, 0, 6, 0)),
+        (
+            "１２３ＡＢＣ，。！？",
+            {"fullwidth": False},
+            Normalized("１２３ＡＢＣ，。！？", 0, 0, 0, 0),
+        ),
+        (
+            "谢邀。\n正文。\n编辑于 2023-05-06 10:21",
+            {"boilerplate": False},
+            Normalized("谢邀。\n正文。\n编辑于 2023-05-06 10:21", 0, 0, 0, 0),
+        ),
+        ("太好了😂😂👍，谢谢分享！", {}, Normalized("太好了😂😂👍，谢谢分享！", 0, 0, 0, 0)),
+        # Removing one opener can expose the next; all of them go in one call.
+        ("谢邀。\n谢邀！\n谢邀\n正文。", {}, Normalized("正文。", 0, 0, 0, 3)),
+        ("编辑于 2023-05-06 10:21\n谢邀\n谢邀\n正文。", {}, Normalized("正文。", 0, 0, 0, 3)),
+        ("", {}, Normalized("", 0, 0, 0, 0)),
+        ("", {"t2s": T2S}, Normalized("", 0, 0, 0, 0)),
+        (" \u3000\t\n\n\f\u200b ", {}, Normalized("", 0, 2, 0, 0)),
+        # A traditional chrome line only becomes recognizable after t2s: the second pass gets it.
+        (
+            "正文內容。\n編輯於 2023-05-06 10:21",
+            {"t2s": T2S},
+            Normalized("正文内容。", 4, 0, 0, 1),
+        ),
+        (
+            "```python\n    def f():\n        return 1\n```\n谢邀这种话    不在开头。",
+            {},
+            Normalized(
+                "```python\n    def f():\n        return 1\n```\n谢邀这种话 不在开头。", 0, 0, 0, 0
+            ),
+        ),
+    ],
+)
+def test_normalize_table(text, kwargs, expected):
+    assert normalize(text, **kwargs) == expected
+
+
+def test_normalize_very_long_text():
+    paragraph = "这是一个很长的段落，用来测试性能。\u3000\u3000Ｔｅｓｔ１２３\n\n\n"
+    text = paragraph * 20_000  # ~700k characters
+    result = normalize(text)
+    expected_para = "这是一个很长的段落，用来测试性能。 Test123"
+    assert result.text == "\n\n".join([expected_para] * 20_000)
+    assert result.fullwidth_chars == 7 * 20_000
+    assert result.boilerplate_lines == 0
+
+
+# --- properties ------------------------------------------------------------------------------
+
+_TOKENS = [
+    "谢邀",
+    "谢邀。",
+    "谢谢邀请！",
+    "感谢邀请",
+    "謝邀",
+    "编辑于 2023-05-06 10:21",
+    "編輯於 2023-05-06",
+    "发布于 2021/3/4",
+    ZHIHU_FOOTER,
+    "赞同 12",
+    "3 条评论",
+    "收藏",
+    "\n",
+    "\n\n\n",
+    " ",
+    "  ",
+    "\u3000",
+    "\t",
+    "\u00a0",
+    "\f",
+    "\v",
+    "\r\n",
+    "\u2028",
+    "\u2029",
+    "\x00",
+    "\u200b",
+    "\ufeff",
+    "```",
+    "~~~",
+    "    ",
+    "１２３",
+    "ＡＢＣ",
+    "，。！？",
+    "這是一個測試",
+    "臺灣",
+    "軟體",
+    "乾隆",
+    "正文",
+    "😀",
+    "def f():",
+]
+_messy_text = st.lists(st.one_of(st.sampled_from(_TOKENS), st.text(max_size=4)), max_size=30).map(
+    "".join
+)
+
+_LEFTOVER_CONTROLS = regex.compile(
+    r"[\r\v\f\x85\u2028\u2029\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u00ad\u200b-\u200d\u2060\ufeff]"
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_messy_text)
+@example("谢邀\n谢邀\n谢邀")
+@example("编辑于 2023-05-06 10:21\n谢邀\n谢邀")
+@example("谢邀。谢邀。谢邀")
+def test_normalize_is_idempotent_without_t2s(text):
+    once = normalize(text).text
+    assert normalize(once).text == once
+
+
+@settings(max_examples=200, deadline=None)
+@given(_messy_text)
+@example("謝邀\n謝邀\n谢邀")
+@example("編輯於 2023-05-06\n謝邀\n謝邀")
+def test_normalize_is_idempotent_with_opencc_t2s(text):
+    once = normalize(text, t2s=T2S).text
+    assert normalize(once, t2s=T2S).text == once
+
+
+@settings(max_examples=200, deadline=None)
+@given(_messy_text)
+def test_normalize_output_is_clean(text):
+    out = normalize(text).text
+    assert not _LEFTOVER_CONTROLS.search(out)
+    assert "\n\n\n" not in out
+    assert out == out.strip()
+    assert not regex.search(r"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]", out)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60))
+def test_clean_controls_count_accounts_for_every_change(text):
+    # Single line breaks become "\n" (one more newline each), "\r\n" becomes "\n" (one
+    # character shorter) and invisible characters are dropped (one character shorter each).
+    out, changed = clean_controls(text)
+    shorter = len(text) - len(out)
+    more_newlines = out.count("\n") - text.count("\n")
+    assert changed == shorter + more_newlines
+    assert (changed == 0) == (out == text)
+    assert not _LEFTOVER_CONTROLS.search(out)
