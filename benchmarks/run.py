@@ -81,8 +81,9 @@ def main() -> int:
     for name, fn in cases.items():
         doc_iter = iter(docs * (args.repeats + 1))
         seconds = timed(fn, texts, args.repeats)
-        rows.append({"case": name, "seconds": seconds, "MB/s": mb / seconds,
-                     "docs/s": len(texts) / seconds})
+        rows.append(
+            {"case": name, "seconds": seconds, "MB/s": mb / seconds, "docs/s": len(texts) / seconds}
+        )
 
     from beam_cqia import cli
 

@@ -6,6 +6,7 @@ import apache_beam as beam
 import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+from apache_beam.testing.test_pipeline import TestPipeline
 
 REPO = Path(__file__).resolve().parents[1]
 CORPORA = REPO.parent / "shared" / "corpora"
@@ -33,8 +34,8 @@ def corpora() -> Path:
 
 
 def new_pipeline() -> beam.Pipeline:
-    """A pipeline on the in-memory FnApiRunner (DirectRunner would first try to fetch Prism)."""
-    return beam.Pipeline(runner=FnApiRunner())
+    """A TestPipeline on the in-memory FnApiRunner (DirectRunner would first try to fetch Prism)."""
+    return TestPipeline(runner=FnApiRunner(), blocking=False)
 
 
 def counters(result, namespace: str) -> dict[str, int]:

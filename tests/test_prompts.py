@@ -218,7 +218,9 @@ def test_exam_render(registry, variant, qtype, body, expected_instructions, expe
     assert rendered.template_id == f"exam_question.v1#{variant}"
     assert rendered.instruction == expected_instructions[variant]
     assert rendered.input == (
-        "下列关于细胞结构的叙述，正确的是（  ）\nA. 核糖体具有单层膜结构\nB. 线粒体是有氧呼吸的主要场所"
+        "下列关于细胞结构的叙述，正确的是（  ）\n"
+        "A. 核糖体具有单层膜结构\n"
+        "B. 线粒体是有氧呼吸的主要场所"
     )
     assert rendered.output == expected_output
     assert rendered.task_major == ["试题"]
@@ -262,7 +264,11 @@ def test_single_variant_template_always_picks_one(registry):
         ("baike_article.v1", BAIKE_DOC._replace(body=""), "body"),
         ("baike_article.v1", BAIKE_DOC._replace(title="  \n"), "title"),
         ("zhihu_qa.v1", ZHIHU_DOC._replace(answer=""), "answer"),
-        ("exam_question.v1", EXAM_DOC._replace(meta={**EXAM_DOC.meta, "subject": ""}), "meta.subject"),
+        (
+            "exam_question.v1",
+            EXAM_DOC._replace(meta={**EXAM_DOC.meta, "subject": ""}),
+            "meta.subject",
+        ),
         ("exam_question.v1", EXAM_DOC._replace(meta={"type": "单项选择题"}), "meta.subject"),
     ],
 )
@@ -359,7 +365,11 @@ GOOD_BODY = "{% block instruction_1 %}{{ question }}{% endblock %}\n" + OUTPUT
             header() + GOOD_BODY + "{% block footer %}页脚{% endblock %}",
             r"unknown blocks \['footer'\]",
         ),
-        ("zhihu_qa.v1", header("author: 张三\n") + GOOD_BODY, r"unknown front matter keys \['author'\]"),
+        (
+            "zhihu_qa.v1",
+            header("author: 张三\n") + GOOD_BODY,
+            r"unknown front matter keys \['author'\]",
+        ),
         (
             "zhihu_qa.v1",
             "{#---\ntask_type: {major: [问答, minor: [测试]\n---#}\n" + GOOD_BODY,
@@ -399,7 +409,11 @@ def test_malformed_templates(name, source, message):
 
 def test_error_names_origin():
     with pytest.raises(TemplateError, match=r"^/tmp/mine/zhihu_qa\.v1\.j2: defines no output"):
-        Template("zhihu_qa.v1", header() + "{% block instruction_1 %}问{% endblock %}", "/tmp/mine/zhihu_qa.v1.j2")
+        Template(
+            "zhihu_qa.v1",
+            header() + "{% block instruction_1 %}问{% endblock %}",
+            "/tmp/mine/zhihu_qa.v1.j2",
+        )
 
 
 def test_requires_meta_keys_are_allowed():

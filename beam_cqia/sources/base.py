@@ -67,19 +67,26 @@ _SCALE = {"": 1, "千": 1_000, "k": 1_000, "K": 1_000, "万": 10_000, "w": 10_00
 def parse_count(value: Any, field: str) -> int:
     """Reads a vote or comment count as crawlers store it: 523, "523", "1,234", "1.2万", "3k".
 
+    A count is a whole, non-negative number once its unit is applied ("1.2万" is 12000; "2.5" is
+    not a count).
+
     Raises:
         ValueError: naming the field when the value is not a count.
     """
+    number: float | None = None
     if isinstance(value, bool):
-        raise ValueError(f"{field} must be a count, got {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
+        number = None
+    elif isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
         match = _COUNT.match(value.replace(",", ""))
         if match:
-            return round(float(match.group(1)) * _SCALE[match.group(2)])
+            number = float(match.group(1)) * _SCALE[match.group(2)]
+    if number is not None and number >= 0:
+        rounded = round(number)
+        # "1.2万" is 12000.000000000002 in binary floating point: allow that, not real fractions.
+        if abs(number - rounded) < 1e-6 * max(1.0, number):
+            return int(rounded)
     raise ValueError(f"{field} must be a count like 523 or '1.2万', got {value!r}")
 
 

@@ -56,8 +56,9 @@ def adapt(obj: Mapping[str, Any], origin: Origin) -> Iterator[RawDoc]:
             raise ValueError(f"answers[{i}] must be a JSON object")
         votes = parse_count(answer.get("voteup_count", 0), f"answers[{i}].voteup_count")
         parsed.append((answer, get_str(answer, "answer_id"), votes))
-    # Rank by votes, ties by answer id: the same thread always gives the same ranks.
-    ranked = sorted(parsed, key=lambda a: (-a[2], a[1]))
+    # Rank by votes, ties by answer id (numerically when numeric): the same thread always gives
+    # the same ranks.
+    ranked = sorted(parsed, key=lambda a: (-a[2], _id_order(a[1])))
     rank_of = {aid: rank for rank, (_, aid, _) in enumerate(ranked, start=1)}
 
     question = f"{title}\n{detail}" if detail else title
@@ -89,3 +90,9 @@ def adapt(obj: Mapping[str, Any], origin: Origin) -> Iterator[RawDoc]:
             signals={},
             lineage=[],
         )
+
+
+def _id_order(answer_id: str) -> tuple[int, int, str]:
+    if answer_id.isdigit():
+        return (0, int(answer_id), answer_id)
+    return (1, 0, answer_id)

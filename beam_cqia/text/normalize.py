@@ -13,7 +13,12 @@ import regex
 # Line and paragraph separators that must become "\n": \v, \f, NEL, LINE/PARAGRAPH SEPARATOR.
 _LINE_BREAKS = regex.compile(r"\r\n|[\r\v\f\x85\u2028\u2029]")
 # C0/C1 controls except \t and \n, zero-width and invisible format characters, soft hyphen.
-_INVISIBLE = regex.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u00ad\u200b-\u200d\u2060\ufeff]")
+# A zero-width joiner is kept only inside emoji sequences (👨‍👩‍👧), where it is part of the glyph.
+_INVISIBLE = regex.compile(
+    r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u00ad\u200b\u200c\u2060\ufeff]"
+    r"|(?<!\p{Extended_Pictographic}[\ufe0f\U0001f3fb-\U0001f3ff]?)\u200d"
+    r"|\u200d(?!\p{Extended_Pictographic})"
+)
 # Horizontal whitespace that is not a plain space (NBSP, en/em spaces, ideographic space...).
 _ODD_SPACE = regex.compile(r"[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 _SPACE_RUN = regex.compile(r" {2,}")

@@ -1,5 +1,6 @@
 """pipelines/demo.yaml end to end on FnApiRunner: golden output, conservation, counters."""
 
+import itertools
 import json
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def _rows(out: Path, kind: str, replacements) -> list[dict]:
 def demo_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "out"
     data = Path(spec.demo_data_dir())
-    pipeline, parsed = spec.build(
+    pipeline, _parsed = spec.build(
         str(DEMO_SPEC), {"input": str(data), "output": str(out)}, ["--runner=FnApiRunner"]
     )
     result = pipeline.run()
@@ -79,7 +80,7 @@ def test_every_stage_conserves_records(demo_run):
     emitted = sum(stages[r]["emitted"] for r in ("ReadZhihu", "ReadBaike", "ReadExam"))
     assert stages["NormalizeText"]["in"] == emitted
     chain = list(stages)[3:]
-    for before, after in zip(chain, chain[1:]):
+    for before, after in itertools.pairwise(chain):
         assert stages[after]["in"] == stages[before]["out"], (before, after)
     # and what was written is what the stages say
     outputs = manifest["outputs"]
@@ -122,7 +123,7 @@ def test_output_matches_golden(demo_run, kind, update_goldens):
     expected = golden.read_text(encoding="utf-8").splitlines()
     got = text.splitlines()
     assert len(got) == len(expected), f"{kind}: {len(got)} rows, golden has {len(expected)}"
-    for i, (g, e) in enumerate(zip(got, expected)):
+    for i, (g, e) in enumerate(zip(got, expected, strict=False)):
         assert g == e, f"{kind} row {i} differs from golden (id {json.loads(e)['id']})"
 
 

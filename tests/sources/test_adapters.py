@@ -5,8 +5,7 @@ import copy
 import pytest
 
 from beam_cqia.records import RawDoc
-from beam_cqia.sources import ADAPTERS, Origin, Reject, get_adapter
-from beam_cqia.sources import baike, exam, zhihu
+from beam_cqia.sources import ADAPTERS, Origin, Reject, baike, exam, get_adapter, zhihu
 from beam_cqia.sources.base import get_str, get_str_list, json_str, parse_count, py_list_repr
 from beam_cqia.text.ids import doc_id
 
@@ -162,6 +161,18 @@ def test_zhihu_ranks_by_votes_then_answer_id():
         "2664700001": "12",
         "2664700002": "3000",
     }
+
+
+def test_zhihu_breaks_vote_ties_by_numeric_answer_id():
+    thread = with_changes(
+        ZHIHU_THREAD,
+        answers=[
+            {"answer_id": "10", "voteup_count": 5, "content": "第十个回答。"},
+            {"answer_id": "9", "voteup_count": 5, "content": "第九个回答。"},
+        ],
+    )
+    ranks = {d.meta["aid"]: d.meta["answer_rank"] for d in adapt_all("zhihu", thread)}
+    assert ranks == {"9": "1", "10": "2"}  # as numbers, not "10" < "9" as text
 
 
 def test_zhihu_ranks_and_ids_do_not_depend_on_answer_order():
@@ -464,7 +475,8 @@ def test_parse_count(value, expected):
 
 
 @pytest.mark.parametrize(
-    "value", [True, False, "很多", 1.5, None, "", "1.2亿", "-3", "3 k k", [1], {"n": 1}]
+    "value",
+    [True, False, "很多", 1.5, "2.5", -5, -1.0, None, "", "1.2亿", "-3", "3 k k", [1], {"n": 1}],
 )
 def test_parse_count_rejects(value):
     with pytest.raises(ValueError, match=r"^voteup_count must be a count"):

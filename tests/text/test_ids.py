@@ -18,7 +18,11 @@ HEX32 = re.compile(r"^[0-9a-f]{32}$")
     ("fn", "args", "expected"),
     [
         (doc_id, ("zhihu", "2664703842"), "414bc0093535c70e500b1ab9491224b7"),
-        (content_id, ("baike", "高血压", "高血压是一种常见病。"), "50246e66d0510d888fd5e5e4a02fee14"),
+        (
+            content_id,
+            ("baike", "高血压", "高血压是一种常见病。"),
+            "50246e66d0510d888fd5e5e4a02fee14",
+        ),
         (stable_bucket, ("zhihu\x1f2664703842", 8), 4),
         (stable_bucket, ("通用", 1000), 779),
     ],
@@ -41,7 +45,8 @@ def test_doc_id_distinguishes(a, b):
 
 
 @pytest.mark.parametrize(
-    ("source", "native_id"), [("zhihu", "2664703842"), ("baike", "高血压"), ("exam", "臺灣-軟體-01")]
+    ("source", "native_id"),
+    [("zhihu", "2664703842"), ("baike", "高血压"), ("exam", "臺灣-軟體-01")],
 )
 def test_doc_id_is_stable_hex(source, native_id):
     first = doc_id(source, native_id)

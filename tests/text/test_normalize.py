@@ -126,7 +126,8 @@ def test_strip_boilerplate_keeps_content(text):
         ("\n\n  \n", ""),
         ("", ""),
         (
-            "示例代码：\n```python\n    def 你好():\n        return  '世界'   \n```\n  说明  文字  ",
+            "示例代码：\n```python\n    def 你好():\n        return  '世界'   \n```\n"
+            "  说明  文字  ",
             "示例代码：\n```python\n    def 你好():\n        return  '世界'\n```\n说明 文字",
         ),
         (
@@ -183,7 +184,8 @@ ZHIHU_ANSWER = (
             ZHIHU_ANSWER,
             {},
             Normalized(
-                "这个问题要从两方面看：\n\n第一，GPU的算力在2023年翻了一倍；\n第二，显存 仍然是瓶颈。",
+                "这个问题要从两方面看：\n\n"
+                "第一，GPU的算力在2023年翻了一倍；\n第二，显存 仍然是瓶颈。",
                 0,
                 0,
                 7,
@@ -301,8 +303,25 @@ _messy_text = st.lists(st.one_of(st.sampled_from(_TOKENS), st.text(max_size=4)),
 )
 
 _LEFTOVER_CONTROLS = regex.compile(
-    r"[\r\v\f\x85\u2028\u2029\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u00ad\u200b-\u200d\u2060\ufeff]"
+    r"[\r\v\f\x85\u2028\u2029\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u00ad\u200b\u200c\u2060\ufeff]"
+    # a zero-width joiner is allowed only between emoji (👨‍👩‍👧)
+    r"|(?<!\p{Extended_Pictographic}[\ufe0f\U0001f3fb-\U0001f3ff]?)\u200d"
+    r"|\u200d(?!\p{Extended_Pictographic})"
 )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "removed"),
+    [
+        ("一家人👨\u200d👩\u200d👧出游", "一家人👨\u200d👩\u200d👧出游", 0),
+        ("彩虹旗🏳\ufe0f\u200d🌈", "彩虹旗🏳\ufe0f\u200d🌈", 0),
+        ("中\u200d文", "中文", 1),
+        ("点赞👍\u200d", "点赞👍", 1),
+        ("\u200d👍", "👍", 1),
+    ],
+)
+def test_zero_width_joiner_survives_only_inside_emoji_sequences(text, expected, removed):
+    assert clean_controls(text) == (expected, removed)
 
 
 @settings(max_examples=200, deadline=None)

@@ -34,7 +34,7 @@ def test_variants_of_one_answer_form_one_group_and_the_rest_is_rejected():
         raw_doc("g", answer="", body="  "),
     ]
     p, kept, side = _run(docs, fields=["answer", "body"], keep="most_votes")
-    ids = {d.id: name for d, name in zip(docs, "abcdefg")}
+    ids = {d.id: name for d, name in zip(docs, "abcdefg", strict=False)}
     assert_that(
         kept | beam.Map(lambda d: (ids[d.id], d.signals.get("dedup.exact_group_size"))),
         equal_to([("b", 3.0), ("d", 1.0), ("e", None), ("f", None), ("g", None)]),
