@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import apache_beam as beam
+import xxhash
 from apache_beam.metrics import Metrics
 
 from beam_cqia.records import ErrorRecord, Rejected, record_json
@@ -100,7 +101,7 @@ def rejected(
     """Builds the tagged ``rejected`` output for ``record``."""
     rid = getattr(record, "id", "") or ""
     if isinstance(record, RawLine):
-        rid = content_id("raw", record.file, str(record.offset))
+        rid = raw_line_id(record)
     return beam.pvalue.TaggedOutput(
         REJECTED,
         Rejected(
@@ -139,7 +140,7 @@ def error_record(element: Any, stage: str, kind: str, msg: str, stack: str = "")
     """Builds an ErrorRecord for any element: a record, a raw line or anything else."""
     if isinstance(element, RawLine):
         element_json = record_json(element._asdict())
-        rid = content_id("raw", element.file, str(element.offset))
+        rid = raw_line_id(element)
         source, subset = element.source, element.subset
     else:
         element_json = record_json(element)
@@ -156,6 +157,13 @@ def error_record(element: Any, stage: str, kind: str, msg: str, stack: str = "")
         source=source,
         subset=subset,
     )
+
+
+def raw_line_id(line: "RawLine") -> str:
+    """The id of an unparsed raw record: a hash of its source and bytes, the same on every machine
+    (file paths differ between machines, so they are kept in the record, not in the id)."""
+    data = line.text if isinstance(line.text, bytes) else str(line.text).encode("utf-8")
+    return xxhash.xxh3_128_hexdigest(line.source.encode("utf-8") + b"\x1f" + data.rstrip(b"\r\n"))
 
 
 class RawLine(NamedTuple):

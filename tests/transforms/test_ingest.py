@@ -257,3 +257,17 @@ def test_normalize_text_rejects_fields_the_record_type_lacks():
     docs = p | beam.Create([raw_doc("x")]).with_output_types(RawDoc)
     with pytest.raises(ValueError, match=r"\['output'\] are not fields of RawDoc"):
         docs | NormalizeText(fields=["answer", "output"])
+
+
+def test_ids_of_unparsed_records_do_not_depend_on_where_the_files_are(tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        _write_jsonl(tmp_path / folder / "t.jsonl", [b"{broken"])
+    p = new_pipeline()
+    p | "Read" >> ReadCrawl(str(tmp_path / "*" / "t.jsonl"), source="zhihu")
+    errors = stage_outputs(p, "Read").errors
+    assert_that(
+        errors | beam.Map(lambda e: e.id) | beam.Distinct() | beam.combiners.Count.Globally(),
+        equal_to([1]),
+    )
+    p.run().wait_until_finish()
