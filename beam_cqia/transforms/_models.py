@@ -33,3 +33,8 @@ def check_opencc_config(config: str | None) -> None:
 def acquire_converter(handle: shared.Shared, config: str) -> _Converter:
     """Returns this worker's converter for ``config``, loading it on first use."""
     return handle.acquire(lambda: _Converter(config), tag=f"opencc:{config}")
+
+
+def converter_or_none(handle: shared.Shared, config: str | None) -> Callable[[str], str] | None:
+    """This worker's ``convert`` function for ``config``, or None when no conversion is asked."""
+    return acquire_converter(handle, config).convert if config else None

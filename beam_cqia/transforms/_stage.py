@@ -305,3 +305,27 @@ def merge_inputs(inputs: Any, stage: str) -> beam.PCollection:
     merged = pcolls | "MergeInputs" >> beam.Flatten()
     merged.element_type = types.pop()
     return merged
+
+
+def check_field_names(fields: Any, allow_none: bool = True) -> None:
+    """Validates a ``fields`` config: a non-empty list of non-empty names (or None)."""
+    if fields is None and allow_none:
+        return
+    if (
+        not isinstance(fields, list)
+        or not fields
+        or not all(isinstance(f, str) and f for f in fields)
+    ):
+        raise ValueError(f"fields must be a non-empty list of field names, got {fields!r}")
+
+
+def check_fields_exist(records: beam.PCollection, fields: list[str] | None) -> None:
+    """Fails at graph-build time when the element type is known and lacks a configured field."""
+    element_type = records.element_type
+    known = getattr(element_type, "_fields", None)
+    if known and fields:
+        missing = [f for f in fields if f not in known]
+        if missing:
+            raise ValueError(
+                f"fields {missing} are not fields of {element_type.__name__} ({list(known)})"
+            )

@@ -15,6 +15,8 @@ from beam_cqia.transforms._stage import (
     GOOD,
     REJECTED,
     check_error_handling,
+    check_field_names,
+    check_fields_exist,
     finish_stage,
     format_exception,
     merge_inputs,
@@ -34,9 +36,7 @@ class _KeyFn(beam.DoFn):
         self._passed = Metrics.counter(namespace(kind), "passed")
 
     def setup(self) -> None:
-        self._t2s = None
-        if self._opencc:
-            self._t2s = _models.acquire_converter(self._handle, self._opencc).convert
+        self._t2s = _models.converter_or_none(self._handle, self._opencc)
 
     def process(self, record: Any) -> Any:
         self._seen.inc()
@@ -139,12 +139,7 @@ class DedupExact(beam.PTransform):
         error_handling: Mapping[str, Any] | None = None,
     ):
         super().__init__()
-        if fields is not None and (
-            not isinstance(fields, list)
-            or not fields
-            or not all(isinstance(f, str) for f in fields)
-        ):
-            raise ValueError(f"fields must be a non-empty list of field names, got {fields!r}")
+        check_field_names(fields)
         _models.check_opencc_config(opencc)
         if keep not in KEEP_RULES:
             raise ValueError(f"unknown keep rule {keep!r}; use one of {list(KEEP_RULES)}")
@@ -158,11 +153,7 @@ class DedupExact(beam.PTransform):
         records = merge_inputs(inputs, self.label)
         kind = type(self).__name__
         element_type = records.element_type
-        known = getattr(element_type, "_fields", None)
-        if known and self._fields:
-            missing = [f for f in self._fields if f not in known]
-            if missing:
-                raise ValueError(f"fields {missing} are not fields of {element_type.__name__}")
+        check_fields_exist(records, self._fields)
         keyed = records | "Key" >> beam.ParDo(
             _KeyFn(kind, shared.Shared(), self._opencc, self._fields)
         ).with_outputs(_UNKEYED, main="keyed").with_exception_handling(

@@ -13,6 +13,7 @@ from apache_beam.utils import shared
 from beam_cqia import sources
 from beam_cqia.records import RawDoc
 from beam_cqia.text import normalize as textnorm
+from beam_cqia.text.signals import text_fields_of
 from beam_cqia.transforms import _models
 from beam_cqia.transforms._stage import (
     ERRORS,
@@ -20,6 +21,8 @@ from beam_cqia.transforms._stage import (
     REJECTED,
     RawLine,
     check_error_handling,
+    check_field_names,
+    check_fields_exist,
     finish_stage,
     merge_inputs,
     namespace,
@@ -176,9 +179,7 @@ class _NormalizeFn(beam.DoFn):
         self._passed = Metrics.counter(namespace(kind), "passed")
 
     def setup(self) -> None:
-        self._t2s = None
-        if self._opencc:
-            self._t2s = _models.acquire_converter(self._handle, self._opencc).convert
+        self._t2s = _models.converter_or_none(self._handle, self._opencc)
 
     def process(self, record: Any) -> Any:
         self._seen.inc()
@@ -216,8 +217,6 @@ class _NormalizeFn(beam.DoFn):
 
 
 def _text_fields(record: Any) -> tuple[str, ...]:
-    from beam_cqia.text.signals import text_fields_of
-
     return tuple(f for f in text_fields_of(record) if hasattr(record, f))
 
 
@@ -257,10 +256,7 @@ class NormalizeText(beam.PTransform):
     ):
         super().__init__()
         _models.check_opencc_config(opencc)
-        if fields is not None and (
-            not isinstance(fields, list) or not all(isinstance(f, str) and f for f in fields)
-        ):
-            raise ValueError(f"fields must be a list of field names, got {fields!r}")
+        check_field_names(fields)
         check_error_handling(error_handling)
         self._opencc = opencc
         self._fields = fields
@@ -271,8 +267,7 @@ class NormalizeText(beam.PTransform):
 
     def expand(self, inputs: Any) -> Any:
         records = merge_inputs(inputs, self.label)
-        if self._fields:
-            _check_fields(records, self._fields)
+        check_fields_exist(records, self._fields)
         results = records | "Normalize" >> beam.ParDo(
             _NormalizeFn(
                 self.label,
@@ -288,15 +283,3 @@ class NormalizeText(beam.PTransform):
         good, dead = results[GOOD], results[ERRORS]
         good.element_type = records.element_type
         return finish_stage(self, records, good, None, dead, self._error_handling)
-
-
-def _check_fields(records: beam.PCollection, fields: list[str]) -> None:
-    """Fails at graph-build time when the element type is known and lacks a configured field."""
-    element_type = records.element_type
-    known = getattr(element_type, "_fields", None)
-    if known:
-        missing = [f for f in fields if f not in known]
-        if missing:
-            raise ValueError(
-                f"fields {missing} are not fields of {element_type.__name__} ({list(known)})"
-            )

@@ -243,8 +243,8 @@ def test_normalize_text_sends_bad_records_to_errors():
     ("kwargs", "message"),
     [
         ({"opencc": "s2t"}, "unsupported opencc config 's2t'"),
-        ({"fields": "answer"}, "fields must be a list"),
-        ({"fields": [""]}, "fields must be a list"),
+        ({"fields": "answer"}, "fields must be a non-empty list"),
+        ({"fields": [""]}, "fields must be a non-empty list"),
     ],
 )
 def test_normalize_text_rejects_bad_config(kwargs, message):
