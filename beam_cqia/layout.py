@@ -58,6 +58,11 @@ def part_name(shard: int, shards: int) -> str:
     return f"part-{shard:05d}-of-{shards:05d}.parquet"
 
 
+def part_path(kind: str, partition: str, shard: int, shards: int) -> str:
+    """``data/subset=zhihu/part-00000-of-00001.parquet``; no partition level when unpartitioned."""
+    return "/".join(p for p in (kind, partition, part_name(shard, shards)) if p)
+
+
 def shard_count(records: int, max_records_per_file: int) -> int:
     """How many files a partition with ``records`` rows is split into (at least one)."""
     if max_records_per_file <= 0:

@@ -278,3 +278,20 @@ def _arrow_value(value: Any) -> Any:
     if isinstance(value, tuple):
         return list(value)
     return value
+
+
+class FetchedPage(NamedTuple):
+    """A page FetchUrls fetched and wrote to a WARC file: where to find its response record."""
+
+    id: str  # stable hash of url, as the ids of FetchUrls' rejected and error records
+    url: str  # the URL as given
+    final_url: str  # the URL of the answer, after redirects (normalized)
+    status: int  # HTTP status of the final answer (2xx)
+    content_type: str  # the Content-Type header, "" when absent
+    warc_path: str  # the WARC file holding the response record
+    warc_offset: int  # byte offset of the response record (a gzip member) in warc_path
+    bytes: int  # body size as received (before any content decoding)
+    fetched_at: str  # when the final request was sent, ISO 8601 UTC
+
+
+beam.coders.registry.register_coder(FetchedPage, beam.coders.RowCoder)

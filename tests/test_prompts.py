@@ -19,7 +19,26 @@ from beam_cqia.prompts import (
 from beam_cqia.records import RawDoc
 from beam_cqia.sources import Origin, get_adapter
 
-PACKAGED = ("baike_article.v1", "exam_question.v1", "zhihu_qa.v1")
+PACKAGED = (
+    "baike_article.v1",
+    "cqia_passthrough.v1",
+    "douban_recommendation.v1",
+    "douban_review.v1",
+    "douban_synopsis.v1",
+    "exam_question.v1",
+    "forum_question.v1",
+    "law_exam.v1",
+    "logiqa_question.v1",
+    "medical_encyclopedia.v1",
+    "medical_qa.v1",
+    "poem_continue.v1",
+    "segmentfault_qa.v1",
+    "web_article.v1",
+    "wikihow_howto.v1",
+    "xhs_post.v1",
+    "xiehouyu.v1",
+    "zhihu_qa.v1",
+)
 TEMPLATE_ID = re.compile(r"^(?P<name>[a-z0-9]+(?:_[a-z0-9]+)*\.v[1-9][0-9]*)#(?P<n>[1-9][0-9]*)$")
 
 
@@ -85,6 +104,12 @@ EXAM_CHOICE_INSTRUCTIONS = {
     2: "阅读下面的生物题目，选出正确答案并说明理由。",
     3: "下面是一道生物单项选择题，请给出答案和解析。",
     4: "请分析各个选项，选出唯一正确的一项。",
+}
+# Without an analysis the instructions do not ask for reasons.
+EXAM_CHOICE_BARE_INSTRUCTIONS = {
+    **EXAM_CHOICE_INSTRUCTIONS,
+    2: "阅读下面的生物题目，选出正确答案。",
+    3: "下面是一道生物单项选择题，请给出答案。",
 }
 EXAM_BLANK_INSTRUCTIONS = {
     1: "请根据题目内容填写正确答案。",
@@ -201,7 +226,7 @@ def test_baike_every_variant_text(registry, variant):
             EXAM_CHOICE_INSTRUCTIONS,
             "线粒体是有氧呼吸的主要场所。\n\n故本题选B。",
         ),
-        ("单项选择题", "", EXAM_CHOICE_INSTRUCTIONS, "故本题选B。"),
+        ("单项选择题", "", EXAM_CHOICE_BARE_INSTRUCTIONS, "故本题选B。"),
         (
             "填空题",
             "线粒体是有氧呼吸的主要场所。",
@@ -226,7 +251,7 @@ def test_exam_render(registry, variant, qtype, body, expected_instructions, expe
     assert rendered.task_major == ["试题"]
     assert rendered.task_minor == ["中学考试", qtype]
     assert rendered.domain == ["生物"]
-    assert rendered.metadata_keys == ["year", "exam", "type"]
+    assert rendered.metadata_keys == ["year", "exam", "type", "score"]
 
 
 # --- variant choice --------------------------------------------------------------------------
@@ -433,8 +458,8 @@ def test_copyright_is_rendered():
 
 
 def test_registry_unknown_name(registry):
-    with pytest.raises(TemplateError, match=r"unknown template 'douban_review\.v1'.*baike_article"):
-        registry.get("douban_review.v1")
+    with pytest.raises(TemplateError, match=r"unknown template 'weibo_post\.v1'.*baike_article"):
+        registry.get("weibo_post.v1")
 
 
 OVERRIDE = (
@@ -486,3 +511,83 @@ def test_malformed_user_template_fails_registry(tmp_path):
     sources = load_sources([str(tmp_path)])
     with pytest.raises(TemplateError, match=re.escape(str(tmp_path / "zhihu_qa.v1.j2"))):
         TemplateRegistry.from_sources(sources)
+
+
+# --- labels rendered from JSON, verbatim metadata, answer_from, human_verified, strip ---------
+
+LABELLED = RawDoc(
+    id="labelled",
+    source="instruct",
+    subset="instruct",
+    url="",
+    title="",
+    question="  问题前后有空格  ",
+    body="",
+    answer="回答。\n",
+    meta={
+        "task_type": '{"major": ["问答"], "minor": ["百科问答", "茶学"]}',
+        "domain": '["百科", "茶"]',
+        "metadata": "来源：某站；整理：某人",
+        "answer_from": "llm",
+        "human_verified": "true",
+    },
+    fetched_at="",
+    origin_file="",
+    origin_offset=0,
+    signals={},
+    lineage=[],
+)
+JSON_FRONT = (
+    "{#---\n"
+    'task_type: "{{ meta.task_type }}"\n'
+    'domain: "{{ meta.domain }}"\n'
+    'metadata: "{{ meta.metadata }}"\n'
+    'answer_from: "{{ meta.answer_from }}"\n'
+    'human_verified: "{{ meta.human_verified }}"\n'
+    "strip: false\n"
+    "---#}\n"
+)
+
+
+def test_labels_from_json_verbatim_metadata_and_unstripped_blocks():
+    template = Template("relabel_test.v1", JSON_FRONT + GOOD_BODY)
+    rendered = template.render(LABELLED)
+    assert (rendered.task_major, rendered.task_minor) == (["问答"], ["百科问答", "茶学"])
+    assert rendered.domain == ["百科", "茶"]
+    assert rendered.metadata == "来源：某站；整理：某人"
+    assert (rendered.answer_from, rendered.human_verified) == ("llm", True)
+    assert (rendered.instruction, rendered.output) == ("  问题前后有空格  ", "回答。\n")
+
+
+def test_without_those_keys_tag_schema_decides():
+    rendered = Template("plain_test.v1", header() + GOOD_BODY).render(LABELLED)
+    assert (rendered.metadata, rendered.answer_from, rendered.human_verified) == (None, None, None)
+    assert rendered.instruction == "问题前后有空格"  # stripped by default
+
+
+@pytest.mark.parametrize(
+    ("meta", "message"),
+    [
+        ({"task_type": "not json"}, "task_type did not render as JSON"),
+        ({"task_type": '{"major": ["问答"]}'}, r"task_type did not render as \{major, minor\}"),
+        ({"domain": '"百科"'}, "domain must be a JSON list of strings"),
+        ({"human_verified": "yes"}, "human_verified rendered 'yes'"),
+    ],
+)
+def test_bad_rendered_labels_are_template_errors(meta, message):
+    doc = LABELLED._replace(meta={**LABELLED.meta, **meta})
+    with pytest.raises(TemplateError, match=message):
+        Template("relabel_test.v1", JSON_FRONT + GOOD_BODY).render(doc)
+
+
+@pytest.mark.parametrize(
+    ("front", "message"),
+    [
+        ("task_type: 问答\n", "task_type must be a list of strings, or a Jinja string"),
+        ("task_type: {major: [问答], minor: []}\nstrip: maybe\n", "strip must be true or false"),
+        ("task_type: {major: [问答], minor: []}\nanswer_from: [human]\n", "answer_from must be"),
+    ],
+)
+def test_bad_front_matter_for_the_new_keys(front, message):
+    with pytest.raises(TemplateError, match=message):
+        Template("bad_test.v1", "{#---\n" + front + "---#}\n" + GOOD_BODY)

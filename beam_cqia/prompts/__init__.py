@@ -16,7 +16,13 @@ holding YAML front matter and defines blocks::
 ``instruction_1`` ... ``instruction_N`` are paraphrased variants; the variant for a record is
 chosen from its id (the same record always gets the same variant) and recorded in ``template_id``
 as ``<name>#<n>``. ``input`` and ``output`` are optional and mandatory blocks. Strings in
-``task_type``, ``domain`` and ``copyright`` may use Jinja too (``domain: ["{{ meta.subject }}"]``).
+``task_type``, ``domain`` and ``copyright`` may use Jinja too (``domain: ["{{ meta.subject }}"]``;
+list items that render empty are dropped); ``task_type`` and ``domain`` may also be one string
+that renders JSON (``domain: "{{ meta.domain }}"``). ``metadata`` lists meta keys to format as
+COIG-CQIA's ``k:v, k:v``, or is a string rendered verbatim. ``answer_from`` and
+``human_verified`` (strings rendering ``human``/``llm``/... and ``true``/``false``) set those fields
+instead of TagSchema's per-source defaults. ``strip: false`` keeps the blocks' surrounding
+whitespace (for exact passthrough).
 Rendering uses a sandboxed environment with strict undefined variables, so a template that names a
 missing field fails loudly instead of rendering an empty string.
 
@@ -24,6 +30,7 @@ Users add or override templates by pointing a spec at a directory with the same 
 there with the same name replaces the packaged one.
 """
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from importlib import resources
@@ -38,7 +45,17 @@ from beam_cqia.text.ids import stable_bucket
 NAME_PATTERN = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*\.v[1-9][0-9]*$")
 _FRONT_MATTER = re.compile(r"\A\{#---\n(.*?)\n---#\}\n?", re.S)
 _VARIANT_BLOCK = re.compile(r"^instruction_([1-9][0-9]*)$")
-_FRONT_KEYS = {"description", "task_type", "domain", "requires", "metadata", "copyright"}
+_FRONT_KEYS = {
+    "description",
+    "task_type",
+    "domain",
+    "requires",
+    "metadata",
+    "copyright",
+    "answer_from",
+    "human_verified",
+    "strip",
+}
 RAW_FIELDS = ("id", "source", "subset", "url", "title", "question", "body", "answer")
 
 
@@ -58,6 +75,9 @@ class Rendered(NamedTuple):
     domain: list[str]
     metadata_keys: list[str]
     copyright: str
+    metadata: str | None = None  # verbatim metadata, when the template renders it as a string
+    answer_from: str | None = None  # None: left to TagSchema
+    human_verified: bool | None = None  # None: left to TagSchema
 
 
 def _environment() -> SandboxedEnvironment:
@@ -88,41 +108,71 @@ class Template:
         unknown = sorted(set(front) - _FRONT_KEYS)
         if unknown:
             raise TemplateError(f"{origin or name}: unknown front matter keys {unknown}")
+        where = origin or name
         task_type = front.get("task_type")
-        if (
+        if not isinstance(task_type, str) and (
             not isinstance(task_type, Mapping)
             or set(task_type) != {"major", "minor"}
             or not all(_is_str_list(task_type[k]) for k in ("major", "minor"))
         ):
             raise TemplateError(
-                f"{origin or name}: task_type must be {{major: [...], minor: [...]}}"
+                f"{where}: task_type must be {{major: [...], minor: [...]}} or a string that "
+                "renders that as JSON"
             )
-        for key in ("domain", "requires", "metadata"):
-            if key in front and not _is_str_list(front[key]):
-                raise TemplateError(f"{origin or name}: {key} must be a list of strings")
+        for key in ("domain", "metadata"):
+            if key in front and not (_is_str_list(front[key]) or isinstance(front[key], str)):
+                raise TemplateError(f"{where}: {key} must be a list of strings or a string")
+        for key in ("domain", "task_type"):
+            if isinstance(front.get(key), str) and "{{" not in front[key]:
+                raise TemplateError(
+                    f"{where}: {key} must be a list of strings, or a Jinja string that renders "
+                    f"JSON (got the plain string {front[key]!r})"
+                )
+        if "requires" in front and not _is_str_list(front["requires"]):
+            raise TemplateError(f"{where}: requires must be a list of strings")
+        for key in ("answer_from", "human_verified", "copyright"):
+            if key in front and not isinstance(front[key], str):
+                raise TemplateError(f"{where}: {key} must be a string")
+        if not isinstance(front.get("strip", True), bool):
+            raise TemplateError(f"{where}: strip must be true or false")
         for field in front.get("requires", []):
             if field not in RAW_FIELDS and not field.startswith("meta."):
                 raise TemplateError(
-                    f"{origin or name}: requires names {field!r}; "
-                    f"use {list(RAW_FIELDS)} or meta.<key>"
+                    f"{where}: requires names {field!r}; use {list(RAW_FIELDS)} or meta.<key>"
                 )
         self.name = name
         self.origin = origin
         self.source = source
         self.description = str(front.get("description", ""))
         self.requires: list[str] = list(front.get("requires", []))
-        self.metadata_keys: list[str] = list(front.get("metadata", []))
+        metadata = front.get("metadata", [])
+        self.metadata_keys: list[str] = list(metadata) if isinstance(metadata, list) else []
+        self._strip = front.get("strip", True)
         env = _environment()
+
+        def compile_value(value: Any) -> Any:
+            if isinstance(value, str):
+                return env.from_string(value)
+            if isinstance(value, list):
+                return [env.from_string(v) for v in value]
+            return {k: compile_value(v) for k, v in value.items()}
+
         try:
             self._template = env.from_string(source)
-            self._strings = {
-                "major": [env.from_string(s) for s in task_type["major"]],
-                "minor": [env.from_string(s) for s in task_type["minor"]],
-                "domain": [env.from_string(s) for s in front.get("domain", [])],
-                "copyright": env.from_string(str(front.get("copyright", ""))),
+            self._front = {
+                "task_type": compile_value(task_type),
+                "domain": compile_value(front.get("domain", [])),
+                "copyright": compile_value(front.get("copyright", "")),
+                "metadata": compile_value(metadata) if isinstance(metadata, str) else None,
+                "answer_from": compile_value(front["answer_from"])
+                if "answer_from" in front
+                else None,
+                "human_verified": compile_value(front["human_verified"])
+                if "human_verified" in front
+                else None,
             }
         except jinja2.TemplateSyntaxError as exc:
-            raise TemplateError(f"{origin or name}: line {exc.lineno}: {exc.message}") from exc
+            raise TemplateError(f"{where}: line {exc.lineno}: {exc.message}") from exc
         blocks = self._template.blocks
         variants = sorted(
             (int(m.group(1)), block) for block in blocks if (m := _VARIANT_BLOCK.match(block))
@@ -162,17 +212,44 @@ class Template:
             if not str(value).strip():
                 raise TemplateError(f"{self.name}: required field {field!r} is empty")
         variant = self.variant_for(context["id"])
+        front = self._front
         try:
             ctx = self._template.new_context(context)
-            parts = {
-                block: "".join(self._template.blocks[block](ctx)).strip()
-                for block in (self.variants[variant - 1], "input", "output")
-                if block in self._template.blocks
-            }
-            major = [t.render(context).strip() for t in self._strings["major"]]
-            minor = [t.render(context).strip() for t in self._strings["minor"]]
-            domain = [t.render(context).strip() for t in self._strings["domain"]]
-            copyright_text = self._strings["copyright"].render(context).strip()
+            parts = {}
+            for block in (self.variants[variant - 1], "input", "output"):
+                if block in self._template.blocks:
+                    text = "".join(self._template.blocks[block](ctx))
+                    parts[block] = text.strip() if self._strip else text
+            if isinstance(front["task_type"], Mapping):
+                major = _render_list(front["task_type"]["major"], context)
+                minor = _render_list(front["task_type"]["minor"], context)
+            else:
+                task_type = _render_json(front["task_type"], context, self.name, "task_type")
+                if not isinstance(task_type, Mapping) or set(task_type) != {"major", "minor"}:
+                    raise TemplateError(
+                        f"{self.name}: task_type did not render as {{major, minor}}"
+                    )
+                major = _json_str_list(task_type["major"], self.name, "task_type.major")
+                minor = _json_str_list(task_type["minor"], self.name, "task_type.minor")
+            if isinstance(front["domain"], list):
+                domain = _render_list(front["domain"], context)
+            else:
+                domain = _json_str_list(
+                    _render_json(front["domain"], context, self.name, "domain"), self.name, "domain"
+                )
+            copyright_text = front["copyright"].render(context).strip()
+            metadata = front["metadata"].render(context) if front["metadata"] else None
+            answer_from = (
+                front["answer_from"].render(context).strip() if front["answer_from"] else None
+            )
+            human_verified = None
+            if front["human_verified"]:
+                flag = front["human_verified"].render(context).strip().lower()
+                if flag not in ("true", "false", ""):
+                    raise TemplateError(
+                        f"{self.name}: human_verified rendered {flag!r}, not true/false"
+                    )
+                human_verified = {"true": True, "false": False}.get(flag)
         except jinja2.TemplateError as exc:
             raise TemplateError(f"{self.name}: {type(exc).__name__}: {exc}") from exc
         return Rendered(
@@ -180,12 +257,34 @@ class Template:
             instruction=parts[self.variants[variant - 1]],
             input=parts.get("input", ""),
             output=parts["output"],
-            task_major=[m for m in major if m],
-            task_minor=[m for m in minor if m],
-            domain=[d for d in domain if d],
+            task_major=major,
+            task_minor=minor,
+            domain=domain,
             metadata_keys=list(self.metadata_keys),
             copyright=copyright_text,
+            metadata=metadata,
+            answer_from=answer_from,
+            human_verified=human_verified,
         )
+
+
+def _render_list(templates: list[Any], context: Mapping[str, Any]) -> list[str]:
+    """Renders each item; items that render empty are dropped."""
+    return [v for v in (t.render(context).strip() for t in templates) if v]
+
+
+def _render_json(template: Any, context: Mapping[str, Any], name: str, key: str) -> Any:
+    text = template.render(context)
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise TemplateError(f"{name}: {key} did not render as JSON: {text[:80]!r}") from exc
+
+
+def _json_str_list(value: Any, name: str, key: str) -> list[str]:
+    if not _is_str_list(value):
+        raise TemplateError(f"{name}: {key} must be a JSON list of strings, got {value!r}")
+    return list(value)
 
 
 class TemplateRegistry:

@@ -1,4 +1,4 @@
-"""Exam-bank questions: stem, lettered options, answer key and analysis.
+"""Exam-bank questions in our own crawl shape: stem, lettered options, answer key and analysis.
 
 Raw shape::
 
@@ -7,26 +7,31 @@ Raw shape::
 
 The question is the stem followed by one line per option ("A. ..."); the answer key and the
 analysis stay separate so templates can end the output with a normalized answer sentence, as
-COIG-CQIA's exam subsets do ("故本题选B").
+COIG-CQIA's exam subsets do ("故本题选B"). The real banks (gaokao, cmmlu, logiqa, jecqa) give the
+same layout through :mod:`beam_cqia.sources._exam_layout`.
+
+Rejections: ``empty_stem``, ``missing_answer``, ``missing_options`` (a choice type without
+options) and ``answer_not_in_options``.
 """
 
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from beam_cqia.records import RawDoc
+from beam_cqia.sources._exam_layout import CHOICE_TYPES, exam_doc, with_options
 from beam_cqia.sources.base import Origin, Reject, get_str, require_mapping
 from beam_cqia.text.ids import doc_id
 
 SOURCE = "exam"
-CHOICE_TYPES = ("单项选择题", "多项选择题", "选择题")
+__all__ = ["CHOICE_TYPES", "SOURCE", "adapt"]
 
 
 def adapt(obj: Mapping[str, Any], origin: Origin) -> Iterator[RawDoc]:
     """Turns one question into one RawDoc.
 
     Raises:
-        Reject: ``empty_stem``, ``missing_answer`` or ``answer_not_in_options`` for questions that
-            cannot be answered as given.
+        Reject: ``empty_stem``, ``missing_answer``, ``missing_options`` or
+            ``answer_not_in_options`` for questions that cannot be answered as given.
         ValueError: when a required field is missing or malformed.
     """
     q = require_mapping(obj)
@@ -52,16 +57,13 @@ def adapt(obj: Mapping[str, Any], origin: Origin) -> Iterator[RawDoc]:
                 "answer_not_in_options",
                 f"question {qid}: answer {answer!r} not among options {sorted(options)}",
             )
-    lines = [stem] + [f"{letter}. {text.strip()}" for letter, text in sorted(options.items())]
-    yield RawDoc(
-        id=doc_id(SOURCE, qid),
-        source=SOURCE,
-        subset=origin.subset,
-        url=get_str(q, "url", required=False),
-        title="",
-        question="\n".join(lines),
-        body=get_str(q, "analysis", required=False).strip(),
+    yield exam_doc(
+        SOURCE,
+        doc_id(SOURCE, qid),
+        origin,
+        question=with_options(stem, sorted(options.items())),
         answer=answer,
+        body=get_str(q, "analysis", required=False).strip(),
         meta={
             "qid": qid,
             "exam": get_str(q, "exam", required=False),
@@ -69,9 +71,6 @@ def adapt(obj: Mapping[str, Any], origin: Origin) -> Iterator[RawDoc]:
             "subject": get_str(q, "subject", required=False),
             "type": qtype,
         },
-        fetched_at=get_str(q, "fetched_at", required=False) or origin.fetched_at,
-        origin_file=origin.file,
-        origin_offset=origin.offset,
-        signals={},
-        lineage=[],
+        url=get_str(q, "url", required=False),
+        fetched_at=get_str(q, "fetched_at", required=False),
     )

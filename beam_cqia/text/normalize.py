@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 import regex
 
+from beam_cqia.text import pii as piimod
+
 # Line and paragraph separators that must become "\n": \v, \f, NEL, LINE/PARAGRAPH SEPARATOR.
 _LINE_BREAKS = regex.compile(r"\r\n|[\r\v\f\x85\u2028\u2029]")
 # C0/C1 controls except \t and \n, zero-width and invisible format characters, soft hyphen.
@@ -49,6 +51,9 @@ class Normalized(NamedTuple):
     control_chars: int
     fullwidth_chars: int
     boilerplate_lines: int
+    urls: int = 0
+    pii: dict[str, int] = {}  # noqa: RUF012 - NamedTuple default, never mutated
+    emoji: int = 0
 
 
 def clean_controls(text: str) -> tuple[str, int]:
@@ -67,16 +72,30 @@ def clean_controls(text: str) -> tuple[str, int]:
     return text, changed
 
 
+_NESTED_ITEM = regex.compile(r"^([ \t]+)(?=(?:[-*+]|\d{1,3}[.)])[ \t])")
+
+
+def _clean_line(line: str) -> str:
+    # Indentation is meaningful only for nested Markdown list items; elsewhere (paragraph
+    # indentation with U+3000 or spaces) it goes.
+    match = _NESTED_ITEM.match(line)
+    indent = match.group(1).replace("\t", "    ") if match else ""
+    return indent + _SPACE_RUN.sub(" ", _ODD_SPACE.sub(" ", line)).strip()
+
+
 def normalize_whitespace(text: str) -> str:
     """Normalizes horizontal and vertical whitespace, leaving fenced code blocks intact.
 
-    Outside ``` fences: odd spaces become plain spaces, runs of spaces collapse, lines are stripped.
-    Everywhere: trailing spaces go, 3+ newlines become 2, the text is stripped.
+    Outside ``` fences: odd spaces become plain spaces, runs of spaces collapse, lines are
+    stripped, except the indentation of nested list items. Everywhere: trailing spaces go,
+    3+ newlines become 2, the text is stripped.
     """
     if "```" not in text and "~~~" not in text:
-        text = _ODD_SPACE.sub(" ", text)
-        text = _SPACE_RUN.sub(" ", text)
-        text = "\n".join(line.strip() for line in text.split("\n"))
+        if "\n " in text or "\n\t" in text:
+            text = "\n".join(_clean_line(line) for line in text.split("\n"))
+        else:
+            text = _SPACE_RUN.sub(" ", _ODD_SPACE.sub(" ", text))
+            text = "\n".join(line.strip() for line in text.split("\n"))
     else:
         out, in_code = [], False
         for line in text.split("\n"):
@@ -86,7 +105,7 @@ def normalize_whitespace(text: str) -> str:
             elif in_code:
                 out.append(line.rstrip())
             else:
-                out.append(_SPACE_RUN.sub(" ", _ODD_SPACE.sub(" ", line)).strip())
+                out.append(_clean_line(line))
         text = "\n".join(out)
     return _BLANK_LINES.sub("\n\n", text).strip()
 
@@ -130,24 +149,114 @@ def count_changed_chars(before: str, after: str) -> int:
     return sum(a != b for a, b in zip(before, after, strict=False)) + abs(len(before) - len(after))
 
 
+URL_POLICIES = ("keep", "remove", "mask")
+EMOJI_POLICIES = ("keep", "remove")
+URL_MASK = "[链接]"
+_URL = regex.compile(r"(?:https?://|www\.)[^\s，。！？、；：“”‘’（）()<>\[\]]+", regex.IGNORECASE)
+_MD_LINK = regex.compile(r"\[([^\]\n]*)\]\((?:https?://|www\.)[^)\s]*\)", regex.IGNORECASE)
+# Emoji shown as pictures: default emoji presentation, or any pictograph forced by U+FE0F, with
+# modifiers and ZWJ sequences; flags. Text-style symbols such as © and ™ are not touched.
+_EMOJI = regex.compile(
+    r"(?:\p{Emoji_Presentation}|\p{Extended_Pictographic}\ufe0f)"
+    r"(?:\ufe0f|\p{Emoji_Modifier}|\u200d(?:\p{Extended_Pictographic}\ufe0f?))*"
+    r"|[\U0001F1E6-\U0001F1FF]{2}|[0-9#*]\ufe0f?\u20e3"
+)
+
+
+def _outside_code(text: str, fn: Callable[[str], tuple[str, int]]) -> tuple[str, int]:
+    """Applies ``fn`` to the parts of a Markdown text outside fenced code blocks."""
+    if "```" not in text and "~~~" not in text:
+        return fn(text)
+    parts, chunk, in_code, total = [], [], False, 0
+    for line in text.split("\n"):
+        if _FENCE.match(line):
+            if not in_code and chunk:
+                new, n = fn("\n".join(chunk))
+                parts.append(new)
+                total += n
+                chunk = []
+            elif in_code:
+                parts.append("\n".join(chunk))
+                chunk = []
+            parts.append(line)
+            in_code = not in_code
+            continue
+        chunk.append(line)
+    if chunk:
+        if in_code:
+            parts.append("\n".join(chunk))
+        else:
+            new, n = fn("\n".join(chunk))
+            parts.append(new)
+            total += n
+    return "\n".join(parts), total
+
+
+def handle_urls(text: str, policy: str = "remove") -> tuple[str, int]:
+    """Removes or masks URLs outside code blocks; Markdown links keep their text.
+
+    Returns:
+        The text and the number of URLs handled (counted under ``keep`` too).
+    """
+    if policy not in URL_POLICIES:
+        raise ValueError(f"unknown URL policy {policy!r}; use one of {list(URL_POLICIES)}")
+
+    def _apply(part: str) -> tuple[str, int]:
+        count = 0
+
+        def _link(match: "regex.Match[str]") -> str:
+            nonlocal count
+            count += 1
+            return match.group() if policy == "keep" else match.group(1)
+
+        def _bare(match: "regex.Match[str]") -> str:
+            nonlocal count
+            count += 1
+            return {"keep": match.group(), "remove": "", "mask": URL_MASK}[policy]
+
+        part = _MD_LINK.sub(_link, part) if "](" in part else part
+        return _URL.sub(_bare, part), count
+
+    return _outside_code(text, _apply)
+
+
+def remove_emoji(text: str) -> tuple[str, int]:
+    """Removes emoji (outside code blocks); returns the text and how many were removed."""
+    return _outside_code(text, lambda part: _EMOJI.subn("", part))
+
+
 def normalize(
     text: str,
     t2s: Callable[[str], str] | None = None,
     fullwidth: bool = True,
     boilerplate: bool = True,
+    *,
+    urls: str = "keep",
+    pii: str = "keep",
+    pii_kinds: tuple[str, ...] = piimod.KINDS,
+    emoji: str = "keep",
 ) -> Normalized:
-    """Runs the whole normalization: controls, boilerplate, width, traditional→simplified, spaces.
+    """Runs the whole normalization: controls, boilerplate, width, traditional→simplified, personal
+    data, URLs, emoji, spaces.
 
     Args:
         text: the input text.
-        t2s: a traditional-to-simplified converter (e.g. ``OpenCC("t2s").convert``); None skips it.
+        t2s: a traditional-to-simplified converter (e.g. ``OpenCC("t2s").convert``, or a
+            :class:`~beam_cqia.text.script.TraditionalGate` around it); None skips it.
         fullwidth: convert full-width letters and digits to half-width.
         boilerplate: strip site chrome (see :func:`strip_boilerplate`).
+        urls: ``keep``, ``remove`` or ``mask`` URLs outside code blocks (see :func:`handle_urls`).
+        pii: ``keep`` (count only), ``mask`` or ``remove`` personal data (see
+            :func:`beam_cqia.text.pii.scrub`).
+        pii_kinds: which kinds of personal data to look for.
+        emoji: ``keep`` or ``remove`` emoji.
 
     Returns:
         The normalized text and change counts. ``normalize(normalize(x).text).text`` equals
-        ``normalize(x).text``.
+        ``normalize(x).text`` for the same options.
     """
+    if emoji not in EMOJI_POLICIES:
+        raise ValueError(f"unknown emoji policy {emoji!r}; use one of {list(EMOJI_POLICIES)}")
     text, control = clean_controls(text)
     removed = 0
     if boilerplate:
@@ -160,15 +269,26 @@ def normalize(
         simplified = t2s(text)
         converted = count_changed_chars(text, simplified)
         text = simplified
+    found: dict[str, int] = {}
+    if pii != "keep" or pii_kinds:
+        text, found = piimod.scrub(text, pii, pii_kinds)
+    url_count = 0
+    if urls != "keep":
+        text, url_count = handle_urls(text, urls)
+    emoji_count = 0
+    if emoji == "remove":
+        text, emoji_count = remove_emoji(text)
     text = normalize_whitespace(text)
-    if boilerplate:
-        # Stripping spaces can expose an opener or a chrome line, and removing one opener can
-        # expose the next ("谢邀。谢邀。谢邀"): strip until nothing is left, which keeps
-        # idempotence. Each round that strips something shortens the text, so this ends.
+    rewritten = removed or converted or width or found or url_count or emoji_count
+    if boilerplate and rewritten:
+        # Removing one opener can expose the next ("谢邀。谢邀。谢邀"), and conversion or
+        # clean-up can turn a line into chrome ("編輯於" → "编辑于"): strip until nothing is
+        # left, which keeps idempotence. Each round that strips something shortens the text, so
+        # this ends. Text that nothing rewrote was already checked by the first strip.
         while True:
             text, again = strip_boilerplate(text)
             if not again:
                 break
             removed += again
             text = normalize_whitespace(text)
-    return Normalized(text, converted, control, width, removed)
+    return Normalized(text, converted, control, width, removed, url_count, found, emoji_count)

@@ -3,6 +3,7 @@ kept in the pipeline's ledger (see ``_stage``) and written by ``WriteCqiaParquet
 
 from beam_cqia.transforms._stage import StageOutputs, ledger_stages, stage_outputs
 from beam_cqia.transforms.dedup import DedupExact
+from beam_cqia.transforms.fetch import FetchUrls
 from beam_cqia.transforms.ingest import NormalizeText, ReadCrawl
 from beam_cqia.transforms.quality import FilterByScore, ScoreQuality
 from beam_cqia.transforms.rebuild import RebuildFromTemplate
@@ -11,6 +12,7 @@ from beam_cqia.transforms.tagging import TagSchema
 
 __all__ = [
     "DedupExact",
+    "FetchUrls",
     "FilterByScore",
     "NormalizeText",
     "ReadCrawl",

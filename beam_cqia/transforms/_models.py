@@ -20,6 +20,15 @@ class _Converter:
 
         self.config = config
         self.convert: Callable[[str], str] = opencc.OpenCC(config).convert
+        self._gate: Callable[[str], str] | None = None
+
+    def gated(self) -> Callable[[str], str]:
+        """The converter restricted to lines with Traditional-only characters (built once)."""
+        if self._gate is None:
+            from beam_cqia.text.script import TraditionalGate
+
+            self._gate = TraditionalGate(self.convert)
+        return self._gate
 
 
 def check_opencc_config(config: str | None) -> None:

@@ -100,8 +100,8 @@ def rejected(
 ) -> beam.pvalue.TaggedOutput:
     """Builds the tagged ``rejected`` output for ``record``."""
     rid = getattr(record, "id", "") or ""
-    if isinstance(record, RawLine):
-        rid = raw_line_id(record)
+    if isinstance(record, RawUnit):
+        rid = raw_unit_id(record)
     return beam.pvalue.TaggedOutput(
         REJECTED,
         Rejected(
@@ -136,12 +136,27 @@ class _ToErrorRecord(beam.DoFn):
         )
 
 
+def _position(unit: "RawUnit") -> str:
+    if unit.offset < 0:
+        return "file level"
+    if unit.format in ("jsonl", "text", "html"):
+        return f"byte {unit.offset}"
+    if unit.format in ("csv", "tsv"):
+        return f"line {unit.offset}"
+    if unit.format == "warc":
+        return f"record at byte {unit.offset}"
+    return f"{'item' if unit.format == 'json' else 'row'} {unit.offset}"
+
+
 def error_record(element: Any, stage: str, kind: str, msg: str, stack: str = "") -> ErrorRecord:
     """Builds an ErrorRecord for any element: a record, a raw line or anything else."""
-    if isinstance(element, RawLine):
-        element_json = record_json(element._asdict())
-        rid = raw_line_id(element)
+    if isinstance(element, RawUnit):
+        from beam_cqia.sources.formats import describe
+
+        element_json = record_json({**element._asdict(), "payload": describe(element.payload)})
+        rid = raw_unit_id(element)
         source, subset = element.source, element.subset
+        msg = f"{element.file} at {_position(element)}: {msg}"
     else:
         element_json = record_json(element)
         rid = getattr(element, "id", "") or content_id("element", element_json)
@@ -159,24 +174,31 @@ def error_record(element: Any, stage: str, kind: str, msg: str, stack: str = "")
     )
 
 
-def raw_line_id(line: "RawLine") -> str:
-    """The id of an unparsed raw record: a hash of its source and bytes, the same on every machine
-    (file paths differ between machines, so they are kept in the record, not in the id)."""
-    data = line.text if isinstance(line.text, bytes) else str(line.text).encode("utf-8")
-    return xxhash.xxh3_128_hexdigest(line.source.encode("utf-8") + b"\x1f" + data.rstrip(b"\r\n"))
+def raw_unit_id(unit: "RawUnit") -> str:
+    """The id of an unparsed raw record: a hash of its source, file name and content, the same
+    on every machine (directories differ between machines, so they are not part of it)."""
+    payload = unit.payload
+    if isinstance(payload, bytes):
+        data = payload.rstrip(b"\r\n")
+    else:
+        data = record_json(payload).encode("utf-8")
+        if not isinstance(payload, dict):  # Oversize/ReadFailure: position is all we have
+            data += f"\x1f{unit.file.rsplit('/', 1)[-1]}\x1f{unit.offset}".encode()
+    return xxhash.xxh3_128_hexdigest(unit.source.encode("utf-8") + b"\x1f" + data)
 
 
-class RawLine(NamedTuple):
-    """A raw record before parsing: file, byte offset, text, and the source/subset it is read as.
+class RawUnit(NamedTuple):
+    """A raw record before parsing: where it is, its payload, the source/subset it is read as.
 
-    Not a schema type: it never leaves ReadCrawl except inside an ErrorRecord.
+    Not a schema type: it never leaves ReadCrawl except inside a Rejected or ErrorRecord.
     """
 
     file: str
     offset: int
-    text: str
+    payload: Any
     source: str
     subset: str
+    format: str
 
 
 def format_exception(exc: BaseException) -> str:

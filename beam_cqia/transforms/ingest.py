@@ -1,25 +1,28 @@
 """crawl-ingest: ReadCrawl (files → RawDocs through a source adapter) and NormalizeText."""
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import apache_beam as beam
-import orjson
 from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.utils import shared
 
 from beam_cqia import sources
 from beam_cqia.records import RawDoc
+from beam_cqia.sources import compression, formats
+from beam_cqia.text import encoding as textencoding
 from beam_cqia.text import normalize as textnorm
+from beam_cqia.text import pii as _pii
 from beam_cqia.text.signals import text_fields_of
 from beam_cqia.transforms import _models
 from beam_cqia.transforms._stage import (
     ERRORS,
     GOOD,
     REJECTED,
-    RawLine,
+    RawUnit,
     check_error_handling,
     check_field_names,
     check_fields_exist,
@@ -30,53 +33,104 @@ from beam_cqia.transforms._stage import (
     replace_fields,
 )
 
-FORMATS = ("jsonl",)
 _ADAPTED = "adapted"
 
 
-class _ReadJsonLines(beam.DoFn):
-    """Streams a (possibly compressed) file line by line, keeping each line's byte offset."""
+class _PlanReads(beam.DoFn):
+    """Splits each matched file into byte ranges (uncompressed line files) or one read."""
 
-    def __init__(self, source: str, subset: str):
+    def __init__(self, fmt: str, split_bytes: int, text_unit: str):
+        self._fmt, self._split, self._text_unit = fmt, split_bytes, text_unit
+
+    def process(self, meta: Any) -> Any:
+        path, size = meta.path, meta.size_in_bytes
+        fmt = formats.format_of(path) if self._fmt == "auto" else self._fmt
+        line_based = fmt == "jsonl" or (fmt == "text" and self._text_unit == "line")
+        if line_based and size > self._split and not _compressed(path):
+            for start in range(0, size, self._split):
+                yield path, fmt, start, min(start + self._split, size)
+        else:
+            yield path, fmt, 0, None
+
+
+def _compressed(path: str) -> bool:
+    """Compressed or UTF-16/32: either way byte ranges cannot be read independently."""
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+        head = fh.read(8)
+    return compression.detect(path, head) is not None or head.startswith(
+        (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+    )
+
+
+class _ReadUnits(beam.DoFn):
+    """Streams one file (or byte range) into raw units; never holds a whole file in memory."""
+
+    def __init__(
+        self,
+        source: str,
+        subset: str,
+        max_record_bytes: int,
+        json_items: str | None,
+        text_unit: str,
+        declared_encoding: str | None = None,
+    ):
         self._source, self._subset = source, subset
+        self._cap, self._items, self._text_unit = max_record_bytes, json_items, text_unit
+        self._encoding = declared_encoding
 
-    def process(self, readable: fileio.ReadableFile) -> Any:
-        path = readable.metadata.path
-        offset = 0
-        with readable.open(compression_type=CompressionTypes.AUTO) as fh:
-            while True:
-                line = fh.readline()
-                if not line:
-                    break
-                # Split on b"\n" only: U+2028 inside JSON strings is data, not a line break.
-                if line.strip():
-                    yield RawLine(path, offset, line, self._source, self._subset)
-                offset += len(line)
+    def process(self, plan: tuple[str, str, int, int | None]) -> Any:
+        path, fmt, start, end = plan
+        try:
+            raw = FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+        except Exception as exc:  # noqa: BLE001 - an unopenable file is an error record, not a crash
+            yield RawUnit(
+                path,
+                -1,
+                formats.ReadFailure(type(exc).__name__, str(exc)),
+                self._source,
+                self._subset,
+                fmt,
+            )
+            return
+        with raw:
+            stream = raw if start else formats.open_stream(raw, path, fmt)
+            units = formats.read_units(
+                stream,
+                fmt,
+                max_record_bytes=self._cap,
+                json_items=self._items,
+                text_unit=self._text_unit,
+                start=start,
+                end=end,
+                declared_encoding=self._encoding,
+            )
+            for unit in units:
+                yield RawUnit(path, unit.offset, unit.payload, self._source, self._subset, fmt)
 
 
 class _AdaptFn(beam.DoFn):
-    def __init__(self, stage: str, kind: str, source: str):
+    def __init__(self, stage: str, kind: str, source: str, declared_encoding: str | None):
         self._stage = stage
         self._source = source
-        self._seen = Metrics.counter(namespace(kind), "seen")
-        self._passed = Metrics.counter(namespace(kind), "passed")
-        self._kind = kind
+        self._encoding = declared_encoding
+        self._ns = namespace(kind)
+        self._seen = Metrics.counter(self._ns, "seen")
+        self._passed = Metrics.counter(self._ns, "passed")
 
     def setup(self) -> None:
         self._adapter = sources.get_adapter(self._source)
 
-    def process(self, line: RawLine) -> Any:
+    def process(self, unit: RawUnit) -> Any:
         self._seen.inc()
-        text = line.text.decode("utf-8") if isinstance(line.text, bytes) else line.text
-        obj = orjson.loads(text)
-        origin = sources.Origin(line.file, line.offset, line.subset)
+        origin = sources.Origin(unit.file, unit.offset, unit.subset)
         try:
+            obj = formats.parse(unit.payload, unit.format, unit.file, self._encoding)
             docs = list(self._adapter(obj, origin))
-        except sources.Reject as verdict:
-            Metrics.counter(namespace(self._kind), f"filtered:{verdict.reason}").inc()
-            yield rejected(line._replace(text=text), self._stage, verdict.reason, verdict.detail)
+        except (sources.Reject, formats.Skip) as verdict:
+            Metrics.counter(self._ns, f"filtered:{verdict.reason}").inc()
+            yield rejected(unit, self._stage, verdict.reason, verdict.detail)
             return
-        lineage_note = f"{self._stage}:{line.file}@{line.offset}"
+        lineage_note = f"{self._stage}:{unit.file}@{unit.offset}"
         for doc in docs:
             yield doc._replace(lineage=[*doc.lineage, lineage_note])
         self._passed.inc()
@@ -86,19 +140,37 @@ class _AdaptFn(beam.DoFn):
 class ReadCrawl(beam.PTransform):
     """Reads crawled records from files and turns them into RawDocs with a source adapter.
 
-    Files are read through Beam's filesystems (local paths, globs, gs://...), streamed line by
-    line (compressed files are decompressed by extension). Each raw record becomes zero or more
-    RawDocs: a Q&A thread gives one RawDoc per answer. Outputs: the RawDocs (main); rejected raw
-    records (the adapter's reason, e.g. ``no_answers``); errors (unparsable JSON, bad encoding,
-    records of the wrong shape). Counters in ``beam_cqia.ReadCrawl``: ``seen`` and ``passed``
-    count raw records, ``filtered:<reason>`` and ``errors`` the others. In the manifest ``in`` and
-    ``out`` count raw records and ``emitted`` the RawDocs.
+    Files are read through Beam's filesystems (local paths, globs, gs://...) and streamed, never
+    loaded whole: JSON lines, JSON arrays (streamed item by item) or single JSON objects, CSV and
+    TSV, Parquet, WARC (HTML and text responses), HTML files and text files; gzip, zstd, bzip2
+    and xz are decompressed by their magic bytes, and a truncated stream is reported, not
+    ignored. Large uncompressed line files are split into byte ranges read in parallel. Text is
+    decoded by ``beam_cqia.text.encoding`` (BOM, strict UTF-8, the declared or sniffed charset,
+    then detection), so GB18030, Big5 and UTF-16 files work and lying HTML charsets do not hurt.
+
+    Each raw record becomes zero or more RawDocs: a Q&A thread gives one RawDoc per answer.
+    Outputs: the RawDocs (main); rejected raw records (the adapter's reason, e.g. ``no_answers``;
+    ``unsupported_content_type`` for non-text WARC responses); errors, each naming the file and
+    the byte offset, line, row or item (malformed JSON, undecodable bytes, records over
+    ``max_record_bytes``, truncated files, records of the wrong shape). Counters in
+    ``beam_cqia.ReadCrawl``: ``seen`` and ``passed`` count raw records, ``filtered:<reason>`` and
+    ``errors`` the others. In the manifest ``in`` and ``out`` count raw records and ``emitted``
+    the RawDocs.
 
     Args:
-        path: file pattern to read, e.g. ``data/zhihu/*.jsonl.gz`` or ``gs://bucket/crawl/*.jsonl``.
-        source: the source adapter, one of ``beam_cqia.sources.ADAPTERS`` (zhihu, baike, exam).
+        path: file pattern to read, e.g. ``data/zhihu/*.jsonl.gz`` or ``gs://bucket/crawl/*.warc.gz``.
+        source: the source adapter (see ``beam_cqia.sources.ADAPTERS``), e.g. zhihu, exam, wiki.
         subset: the output subset (partition) the records belong to; defaults to ``source``.
-        format: the file format; ``jsonl`` (one JSON object per line).
+        format: ``auto`` (from each file's name), ``jsonl``, ``json``, ``csv``, ``tsv``,
+            ``parquet``, ``warc``, ``html`` or ``text``.
+        encoding: the files' declared text encoding (e.g. ``gb18030``); by default detected. A
+            declaration that the bytes contradict is overruled (strict UTF-8 wins).
+        max_record_bytes: records larger than this go to errors without being held in memory.
+        json_items: for JSON files, the ijson path of the records, e.g. ``data.item``, or ``*``
+            (``data.*``) for the values of an object keyed by id; by default a top-level array's
+            items, or the whole file as one record.
+        text_unit: for text files, ``file`` (one record per file) or ``line``.
+        split_bytes: uncompressed line files larger than this are read as several ranges.
         reshuffle: redistribute raw records after reading, so that a few large files are
             processed by many workers.
         error_handling: Beam YAML error handling, e.g. ``{"output": "errors"}``: also return the
@@ -112,7 +184,12 @@ class ReadCrawl(beam.PTransform):
         path: str,
         source: str,
         subset: str | None = None,
-        format: str = "jsonl",  # noqa: A002 - the YAML config key users expect
+        format: str = "auto",  # noqa: A002 - the YAML config key users expect
+        encoding: str | None = None,
+        max_record_bytes: int = formats.DEFAULT_MAX_RECORD_BYTES,
+        json_items: str | None = None,
+        text_unit: str = "file",
+        split_bytes: int = 64 << 20,
         reshuffle: bool = True,
         error_handling: Mapping[str, Any] | None = None,
     ):
@@ -120,26 +197,50 @@ class ReadCrawl(beam.PTransform):
         if not path:
             raise ValueError("path must be a non-empty file pattern")
         sources.get_adapter(source)
-        if format not in FORMATS:
-            raise ValueError(f"unsupported format {format!r}; supported: {list(FORMATS)}")
+        if format not in formats.FORMATS:
+            raise ValueError(f"unsupported format {format!r}; supported: {list(formats.FORMATS)}")
+        if encoding is not None and textencoding.normalize_charset_name(encoding) is None:
+            raise ValueError(f"unknown encoding {encoding!r}")
+        for name, value in (("max_record_bytes", max_record_bytes), ("split_bytes", split_bytes)):
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if text_unit not in formats.TEXT_UNITS:
+            raise ValueError(f"text_unit must be one of {list(formats.TEXT_UNITS)}")
         check_error_handling(error_handling)
         self._path = path
         self._source = source
         self._subset = subset or source
+        self._format = format
+        self._encoding = encoding
+        self._cap = max_record_bytes
+        self._items = json_items
+        self._text_unit = text_unit
+        self._split = split_bytes
         self._reshuffle = reshuffle
         self._error_handling = error_handling
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> Any:
-        lines = (
+        units = (
             pbegin
             | "MatchFiles" >> fileio.MatchFiles(self._path)
-            | "ReadMatches" >> fileio.ReadMatches()
-            | "ReadLines" >> beam.ParDo(_ReadJsonLines(self._source, self._subset))
+            | "PlanReads" >> beam.ParDo(_PlanReads(self._format, self._split, self._text_unit))
+            | "SpreadReads" >> beam.Reshuffle()
+            | "ReadUnits"
+            >> beam.ParDo(
+                _ReadUnits(
+                    self._source,
+                    self._subset,
+                    self._cap,
+                    self._items,
+                    self._text_unit,
+                    self._encoding,
+                )
+            )
         )
         if self._reshuffle:
-            lines = lines | "Reshuffle" >> beam.Reshuffle()
-        results = lines | "Adapt" >> beam.ParDo(
-            _AdaptFn(self.label, type(self).__name__, self._source)
+            units = units | "Reshuffle" >> beam.Reshuffle()
+        results = units | "Adapt" >> beam.ParDo(
+            _AdaptFn(self.label, type(self).__name__, self._source, self._encoding)
         ).with_outputs(REJECTED, _ADAPTED, main=GOOD).with_exception_handling(
             main_tag=GOOD, dead_letter_tag=ERRORS
         )
@@ -147,7 +248,7 @@ class ReadCrawl(beam.PTransform):
         good.element_type = RawDoc
         return finish_stage(
             self,
-            lines,
+            units,
             good,
             results[REJECTED],
             results[ERRORS],
@@ -156,54 +257,130 @@ class ReadCrawl(beam.PTransform):
         )
 
 
+class NormalizePolicy(NamedTuple):
+    """What NormalizeText does to one record (the spec's options, or a source's overrides)."""
+
+    opencc: str | None
+    only_traditional: bool
+    fullwidth: bool
+    strip_boilerplate: bool
+    urls: str
+    pii: str
+    pii_kinds: tuple[str, ...]
+    emoji: str
+
+
+_POLICY_KEYS = set(NormalizePolicy._fields)
+
+
+def _check_policy(policy: NormalizePolicy, where: str) -> None:
+    try:
+        _models.check_opencc_config(policy.opencc)
+        if policy.urls not in textnorm.URL_POLICIES:
+            raise ValueError(f"urls must be one of {list(textnorm.URL_POLICIES)}")
+        if policy.pii not in _pii.POLICIES:
+            raise ValueError(f"pii must be one of {list(_pii.POLICIES)}")
+        unknown = sorted(set(policy.pii_kinds) - set(_pii.KINDS))
+        if unknown:
+            raise ValueError(f"unknown pii_kinds {unknown}; known: {list(_pii.KINDS)}")
+        if policy.emoji not in textnorm.EMOJI_POLICIES:
+            raise ValueError(f"emoji must be one of {list(textnorm.EMOJI_POLICIES)}")
+        for name in ("only_traditional", "fullwidth", "strip_boilerplate"):
+            if not isinstance(getattr(policy, name), bool):
+                raise ValueError(f"{name} must be true or false")
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def parse_by_source(
+    base: NormalizePolicy, by_source: Mapping[str, Mapping[str, Any]] | None
+) -> dict[str, NormalizePolicy]:
+    """Per-source policies: ``base`` with each source's overrides applied and validated."""
+    out: dict[str, NormalizePolicy] = {}
+    for source, overrides in (by_source or {}).items():
+        if not isinstance(overrides, Mapping):
+            raise ValueError(f"by_source.{source} must be a mapping of options")
+        unknown = sorted(set(overrides) - _POLICY_KEYS)
+        if unknown:
+            raise ValueError(
+                f"by_source.{source}: unknown options {unknown}; allowed: {sorted(_POLICY_KEYS)}"
+            )
+        values = dict(overrides)
+        if "pii_kinds" in values:
+            values["pii_kinds"] = tuple(values["pii_kinds"])
+        policy = base._replace(**values)
+        _check_policy(policy, f"by_source.{source}")
+        out[str(source)] = policy
+    return out
+
+
+_TOTALS = ("t2s_chars", "control_chars", "fullwidth_chars", "boilerplate_lines", "urls", "emoji")
+
+
 class _NormalizeFn(beam.DoFn):
     def __init__(
         self,
         stage: str,
         kind: str,
         handle: shared.Shared,
-        opencc: str | None,
+        base: NormalizePolicy,
+        by_source: Mapping[str, NormalizePolicy],
         fields: list[str] | None,
-        fullwidth: bool,
-        boilerplate: bool,
         meta: bool,
     ):
-        self._stage = stage
-        self._meta = meta
-        self._handle = handle
-        self._opencc = opencc
-        self._fields = fields
-        self._fullwidth = fullwidth
-        self._boilerplate = boilerplate
+        self._stage, self._handle = stage, handle
+        self._base, self._by_source = base, dict(by_source)
+        self._fields, self._meta = fields, meta
         self._seen = Metrics.counter(namespace(kind), "seen")
         self._passed = Metrics.counter(namespace(kind), "passed")
 
     def setup(self) -> None:
-        self._t2s = _models.converter_or_none(self._handle, self._opencc)
+        self._converters: dict[tuple[str, bool], Any] = {}
+        for policy in (self._base, *self._by_source.values()):
+            if policy.opencc:
+                converter = _models.acquire_converter(self._handle, policy.opencc)
+                self._converters[(policy.opencc, policy.only_traditional)] = (
+                    converter.gated() if policy.only_traditional else converter.convert
+                )
 
     def process(self, record: Any) -> Any:
         self._seen.inc()
+        policy = self._by_source.get(getattr(record, "source", None), self._base)
+        t2s = self._converters.get((policy.opencc, policy.only_traditional))
         fields = self._fields or _text_fields(record)
         changes: dict[str, Any] = {}
-        totals = dict.fromkeys(
-            ("t2s_chars", "control_chars", "fullwidth_chars", "boilerplate_lines", "meta_chars"), 0
-        )
+        totals = dict.fromkeys(_TOTALS, 0)
+        found: dict[str, int] = {}
         for field in fields:
             value = getattr(record, field)
             if not value:
                 continue
-            result = textnorm.normalize(value, self._t2s, self._fullwidth, self._boilerplate)
+            result = textnorm.normalize(
+                value,
+                t2s,
+                policy.fullwidth,
+                policy.strip_boilerplate,
+                urls=policy.urls,
+                pii=policy.pii,
+                pii_kinds=policy.pii_kinds,
+                emoji=policy.emoji,
+            )
             if result.text != value:
                 changes[field] = result.text
-            for key in ("t2s_chars", "control_chars", "fullwidth_chars", "boilerplate_lines"):
+            for key in _TOTALS:
                 totals[key] += getattr(result, key)
+            for kind, n in result.pii.items():
+                found[kind] = found.get(kind, 0) + n
+        totals.update({f"pii.{k}": v for k, v in sorted(found.items())})
         if self._meta and getattr(record, "meta", None):
             meta = {}
+            changed = 0
             for key, value in record.meta.items():
-                new = textnorm.normalize(value, self._t2s, self._fullwidth, False).text
-                totals["meta_chars"] += textnorm.count_changed_chars(value, new)
+                new = textnorm.normalize(value, t2s, policy.fullwidth, False, pii_kinds=()).text
+                changed += textnorm.count_changed_chars(value, new)
                 meta[key] = new
-            if meta != dict(record.meta):
+            totals["meta_chars"] = changed
+            if changed:
                 changes["meta"] = meta
         if hasattr(record, "signals"):
             signals = dict(record.signals or {})
@@ -226,42 +403,68 @@ class NormalizeText(beam.PTransform):
     Steps per field: line-separator controls (\\f, \\v, U+2028...) become newlines and invisible
     characters (other controls, zero-width, BOM) are removed; site chrome is stripped ("谢邀"
     openers, "编辑于 <date>" lines, copyright footers); full-width letters and digits become
-    half-width (Chinese punctuation is kept); OpenCC converts to Simplified; whitespace is
-    normalized outside code blocks. Change counts are stored as signals ``norm.t2s_chars``,
-    ``norm.control_chars``, ``norm.fullwidth_chars``, ``norm.boilerplate_lines`` and
-    ``norm.meta_chars``. Outputs: the
-    records (main) and errors. Counters in ``beam_cqia.NormalizeText``: ``seen``, ``passed``,
-    ``errors``.
+    half-width (Chinese punctuation is kept); OpenCC converts to Simplified, by default only the
+    lines that contain Traditional-only characters; personal data (mobile and landline numbers,
+    ID numbers with a valid checksum, e-mails, bank cards passing Luhn) is masked, removed or
+    counted; URLs and emoji are kept or removed (outside code blocks); whitespace is normalized
+    outside code blocks. Every change is counted on the record as a signal (``norm.t2s_chars``,
+    ``norm.control_chars``, ``norm.fullwidth_chars``, ``norm.boilerplate_lines``, ``norm.urls``,
+    ``norm.emoji``, ``norm.pii.<kind>``, ``norm.meta_chars``) and named in its lineage.
+    Normalizing twice changes nothing more. Outputs: the records (main) and errors. Counters in
+    ``beam_cqia.NormalizeText``: ``seen``, ``passed``, ``errors``.
 
     Args:
-        opencc: OpenCC configuration to convert to Simplified (``t2s``, ``tw2s``, ``tw2sp``,
-            ``hk2s``, ``hk2sp``), or null to keep the script.
+        opencc: OpenCC profile to convert to Simplified (``t2s``, ``tw2s``, ``tw2sp``, ``hk2s``,
+            ``hk2sp``), or null to keep the script.
+        only_traditional: convert only lines that contain Traditional-only characters, so text
+            that is already Simplified is never rewritten by phrase dictionaries.
         fields: the text fields to normalize; by default every text field of the record type
             (title, question, body, answer for RawDocs; instruction, input, output for records).
         fullwidth: convert full-width letters and digits to half-width.
         strip_boilerplate: remove site chrome lines and openers.
         normalize_meta: also normalize the values of ``meta`` (tags, subjects, categories),
-            without boilerplate stripping.
+            without boilerplate stripping or personal-data handling.
+        urls: ``keep``, ``remove`` or ``mask`` (``[链接]``) URLs; Markdown links keep their text.
+        pii: ``mask`` (``[手机号]``, ``[身份证号]``...), ``remove`` or ``keep`` (count only).
+        pii_kinds: kinds of personal data to look for: ``id_card``, ``bank_card``, ``mobile``,
+            ``landline``, ``email`` (all by default).
+        emoji: ``keep`` or ``remove`` emoji.
+        by_source: per-source overrides of the options above, e.g.
+            ``{xhs: {emoji: keep}, taiwan_forum: {opencc: tw2sp}}``.
         error_handling: Beam YAML error handling, e.g. ``{"output": "errors"}``.
     """
 
     def __init__(
         self,
         opencc: str | None = "t2s",
+        only_traditional: bool = True,
         fields: list[str] | None = None,
         fullwidth: bool = True,
         strip_boilerplate: bool = True,
         normalize_meta: bool = True,
+        urls: str = "keep",
+        pii: str = "mask",
+        pii_kinds: list[str] | None = None,
+        emoji: str = "keep",
+        by_source: Mapping[str, Mapping[str, Any]] | None = None,
         error_handling: Mapping[str, Any] | None = None,
     ):
         super().__init__()
-        _models.check_opencc_config(opencc)
         check_field_names(fields)
+        self._base = NormalizePolicy(
+            opencc=opencc,
+            only_traditional=only_traditional,
+            fullwidth=fullwidth,
+            strip_boilerplate=strip_boilerplate,
+            urls=urls,
+            pii=pii,
+            pii_kinds=tuple(_pii.KINDS if pii_kinds is None else pii_kinds),
+            emoji=emoji,
+        )
+        _check_policy(self._base, "NormalizeText")
+        self._by_source = parse_by_source(self._base, by_source)
         check_error_handling(error_handling)
-        self._opencc = opencc
         self._fields = fields
-        self._fullwidth = fullwidth
-        self._boilerplate = strip_boilerplate
         self._meta = normalize_meta
         self._error_handling = error_handling
 
@@ -273,10 +476,9 @@ class NormalizeText(beam.PTransform):
                 self.label,
                 type(self).__name__,
                 shared.Shared(),
-                self._opencc,
+                self._base,
+                self._by_source,
                 self._fields,
-                self._fullwidth,
-                self._boilerplate,
                 self._meta,
             )
         ).with_exception_handling(main_tag=GOOD, dead_letter_tag=ERRORS)

@@ -53,9 +53,11 @@ class _RenderFn(beam.DoFn):
             output=rendered.output,
             task_type=TaskType(rendered.task_major, rendered.task_minor),
             domain=rendered.domain,
-            metadata=format_metadata(doc.meta or {}, rendered.metadata_keys),
-            answer_from="",
-            human_verified=False,
+            metadata=rendered.metadata
+            if rendered.metadata is not None
+            else format_metadata(doc.meta or {}, rendered.metadata_keys),
+            answer_from=rendered.answer_from or "",
+            human_verified=bool(rendered.human_verified),
             copyright=rendered.copyright,
             id=doc.id,
             source=doc.source,

@@ -79,7 +79,7 @@ class _WriteShardFn(beam.DoFn):
         yield {
             "kind": self._kind,
             "partition": pdir,
-            "path": f"{self._kind}/{pdir}/{layout.part_name(shard, shards)}",
+            "path": layout.part_path(self._kind, pdir, shard, shards),
             "tmp": tmp,
             "records": len(rows),
         }
@@ -126,7 +126,7 @@ class _FinalizeFn(beam.DoFn):
         # Partitions whose records all hashed to some shards still get every -of-N file.
         for kind, pdir, shards in plans:
             for shard in range(shards):
-                rel = f"{kind}/{pdir}/{layout.part_name(shard, shards)}"
+                rel = layout.part_path(kind, pdir, shard, shards)
                 if rel not in by_path:
                     tmp = FileSystems.join(base, TEMPORARY, f"{uuid.uuid4().hex}.parquet")
                     record_type, exclude = self._schemas[kind]

@@ -96,15 +96,43 @@ def with_changes(base, **changes):
 
 
 def test_registry():
-    assert set(ADAPTERS) == {"zhihu", "baike", "exam"}
+    assert set(ADAPTERS) == {
+        "baike",
+        "cmmlu",
+        "douban",
+        "exam",
+        "forum",
+        "gaokao",
+        "instruct",
+        "jecqa",
+        "logiqa",
+        "medical",
+        "poetry",
+        "qa_pairs",
+        "segmentfault",
+        "text",
+        "web",
+        "wiki",
+        "wikihow",
+        "xhs",
+        "zhihu",
+    }
     assert get_adapter("zhihu") is zhihu.adapt
     assert get_adapter("baike") is baike.adapt
     assert get_adapter("exam") is exam.adapt
 
 
 def test_unknown_adapter_names_known_ones():
-    with pytest.raises(ValueError, match=r"unknown source adapter 'douban'.*\['baike', 'exam'"):
-        get_adapter("douban")
+    with pytest.raises(ValueError, match=r"unknown source adapter 'weibo'.*\['baike', 'cmmlu'"):
+        get_adapter("weibo")
+
+
+def test_adapters_by_dotted_path():
+    assert get_adapter("beam_cqia.sources.zhihu.adapt") is zhihu.adapt
+    with pytest.raises(ValueError, match=r"cannot import source adapter 'no\.such\.module'"):
+        get_adapter("no.such.module")
+    with pytest.raises(ValueError, match="is not callable"):
+        get_adapter("beam_cqia.sources.zhihu.SOURCE")
 
 
 # --- zhihu -----------------------------------------------------------------------------------

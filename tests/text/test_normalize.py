@@ -1,5 +1,7 @@
 """Tests for beam_cqia.text.normalize (pure functions, no Beam)."""
 
+import os
+
 import opencc
 import pytest
 import regex
@@ -324,7 +326,7 @@ def test_zero_width_joiner_survives_only_inside_emoji_sequences(text, expected, 
     assert clean_controls(text) == (expected, removed)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", 200)), deadline=None)
 @given(_messy_text)
 @example("谢邀\n谢邀\n谢邀")
 @example("编辑于 2023-05-06 10:21\n谢邀\n谢邀")
@@ -334,7 +336,7 @@ def test_normalize_is_idempotent_without_t2s(text):
     assert normalize(once).text == once
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", 200)), deadline=None)
 @given(_messy_text)
 @example("謝邀\n謝邀\n谢邀")
 @example("編輯於 2023-05-06\n謝邀\n謝邀")
@@ -343,7 +345,7 @@ def test_normalize_is_idempotent_with_opencc_t2s(text):
     assert normalize(once, t2s=T2S).text == once
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", 200)), deadline=None)
 @given(_messy_text)
 def test_normalize_output_is_clean(text):
     out = normalize(text).text
@@ -353,7 +355,7 @@ def test_normalize_output_is_clean(text):
     assert not regex.search(r"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]", out)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", 200)), deadline=None)
 @given(st.text(max_size=60))
 def test_clean_controls_count_accounts_for_every_change(text):
     # Single line breaks become "\n" (one more newline each), "\r\n" becomes "\n" (one
@@ -364,3 +366,65 @@ def test_clean_controls_count_accounts_for_every_change(text):
     assert changed == shorter + more_newlines
     assert (changed == 0) == (out == text)
     assert not _LEFTOVER_CONTROLS.search(out)
+
+
+_GATE = None
+
+
+def _gate():
+    global _GATE
+    if _GATE is None:
+        from beam_cqia.text.script import TraditionalGate
+
+        _GATE = TraditionalGate(opencc.OpenCC("t2s").convert)
+    return _GATE
+
+
+_RICH_TOKENS = [
+    *_TOKENS,
+    "13812345678",
+    "zs@example.com",
+    "https://a.example.com/x?q=1",
+    "[文档](https://b.example.org)",
+    "😀",
+    "👨\u200d👩\u200d👧",
+    "❤️",
+    "編輯於 2023-05-06",
+    "谢邀。",
+    "\n```python\nx = 'https://keep.me'  # 😀\n```\n",
+    "覆盖层",
+    "ＡＢＣ１２３",
+]
+
+
+@settings(max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", 200)), deadline=None)
+@given(
+    st.lists(st.sampled_from(_RICH_TOKENS), max_size=25).map("".join),
+    st.sampled_from(["keep", "remove", "mask"]),
+    st.sampled_from(["keep", "remove", "mask"]),
+    st.sampled_from(["keep", "remove"]),
+)
+def test_normalize_with_every_option_is_idempotent(text, urls, pii, emoji):
+    options = {"urls": urls, "pii": pii, "emoji": emoji}
+    once = normalize(text, _gate(), **options)
+    twice = normalize(once.text, _gate(), **options)
+    assert twice.text == once.text
+    if pii != "keep":
+        assert twice.pii == {}
+    if urls != "keep":
+        assert twice.urls == 0
+    if emoji == "remove":
+        assert twice.emoji == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("- 水果\n  - 苹果\n  - 香蕉\n- 蔬菜", "- 水果\n  - 苹果\n  - 香蕉\n- 蔬菜"),
+        ("1. 准备\n   1. 洗菜\n\t2. 切菜", "1. 准备\n   1. 洗菜\n    2. 切菜"),
+        ("　　首行缩进的段落。\n   不是列表的缩进", "首行缩进的段落。\n不是列表的缩进"),
+    ],
+)
+def test_nested_list_indentation_survives(text, expected):
+    assert normalize_whitespace(text) == expected
+    assert normalize(text).text == expected

@@ -5,6 +5,7 @@ import json
 import typing
 
 import apache_beam as beam
+import opencc
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
@@ -26,6 +27,15 @@ THREAD = {
             "voteup_count": "1.2万",
             "content": "睡前一小时放下手机。\u2028亲测有效。",
         },
+    ],
+}
+
+
+GB_THREAD = {
+    "question_id": "9005",
+    "title": "冬天怎样给绿萝浇水？",
+    "answers": [
+        {"answer_id": "77", "voteup_count": 3, "content": "冬天浇水要见干见湿，宁干勿湿。"}
     ],
 }
 
@@ -52,7 +62,9 @@ def test_read_crawl_sorts_every_raw_record_into_docs_rejected_or_errors(tmp_path
         _j(empty),
         b'{"question_id": "9004", "title": "cut',
         _j(bad_votes),
-        "不是UTF-8".encode("gb18030"),
+        # a legacy crawler wrote this line in GB18030: detected and read like the others
+        json.dumps(GB_THREAD, ensure_ascii=False).encode("gb18030"),
+        b"\x80\xff\x80\xff\x81\xfe",  # in no encoding at all
         _j([1, 2]),
     ]
     _write_jsonl(tmp_path / "a.jsonl", lines[:4])
@@ -68,6 +80,7 @@ def test_read_crawl_sorts_every_raw_record_into_docs_rejected_or_errors(tmp_path
             [
                 (doc_id("zhihu", "1"), "qa", "12", "2", "固定起床时间比固定入睡时间更重要。"),
                 (doc_id("zhihu", "2"), "qa", "12000", "1", "睡前一小时放下手机。\u2028亲测有效。"),
+                (doc_id("zhihu", "77"), "qa", "3", "1", "冬天浇水要见干见湿，宁干勿湿。"),
             ]
         ),
     )
@@ -82,7 +95,7 @@ def test_read_crawl_sorts_every_raw_record_into_docs_rejected_or_errors(tmp_path
             [
                 ("ReadQa", "JSONDecodeError", "qa"),
                 ("ReadQa", "ValueError", "qa"),
-                ("ReadQa", "UnicodeDecodeError", "qa"),
+                ("ReadQa", "UndecodableError", "qa"),
                 ("ReadQa", "ValueError", "qa"),
             ]
         ),
@@ -92,13 +105,13 @@ def test_read_crawl_sorts_every_raw_record_into_docs_rejected_or_errors(tmp_path
         side.counts,
         equal_to(
             [
-                ("ReadQa", "in", "", 6),
-                ("ReadQa", "out", "", 1),
-                ("ReadQa", "emitted", "", 2),
+                ("ReadQa", "in", "", 7),
+                ("ReadQa", "out", "", 2),
+                ("ReadQa", "emitted", "", 3),
                 ("ReadQa", "rejected", "no_answers", 1),
                 ("ReadQa", "errors", "", 4),
                 ("ReadQa", "error_kinds", "JSONDecodeError", 1),
-                ("ReadQa", "error_kinds", "UnicodeDecodeError", 1),
+                ("ReadQa", "error_kinds", "UndecodableError", 1),
                 ("ReadQa", "error_kinds", "ValueError", 2),
             ]
         ),
@@ -107,8 +120,8 @@ def test_read_crawl_sorts_every_raw_record_into_docs_rejected_or_errors(tmp_path
     result = p.run()
     result.wait_until_finish()
     assert counters(result, "beam_cqia.ReadCrawl") == {
-        "seen": 6,
-        "passed": 1,
+        "seen": 7,
+        "passed": 2,
         "filtered:no_answers": 1,
         "errors": 4,
     }
@@ -271,3 +284,87 @@ def test_ids_of_unparsed_records_do_not_depend_on_where_the_files_are(tmp_path):
         equal_to([1]),
     )
     p.run().wait_until_finish()
+
+
+def test_normalize_text_policies_per_source_and_what_fired():
+    zhihu = raw_doc(
+        "p1",
+        answer="联系我13812345678或 zs@example.com，资料在 https://pan.example.com/s/1 😀👍",
+    )
+    xhs = raw_doc(
+        "p2", source="xhs", answer="今日穿搭分享💄✨ #穿搭 [偷笑R] https://xhs.example.com/x"
+    )
+    p = new_pipeline()
+    out = (
+        p
+        | beam.Create([zhihu, xhs]).with_output_types(RawDoc)
+        | "Norm"
+        >> NormalizeText(
+            urls="remove",
+            pii="mask",
+            emoji="remove",
+            by_source={"xhs": {"emoji": "keep", "urls": "keep"}},
+        )
+    )
+    assert_that(
+        out
+        | beam.Map(
+            lambda d: (
+                d.source,
+                d.answer,
+                {k: v for k, v in d.signals.items() if v},
+                d.lineage[-1],
+            )
+        ),
+        equal_to(
+            [
+                (
+                    "zhihu",
+                    "联系我[手机号]或 [邮箱]，资料在",
+                    {
+                        "norm.urls": 1.0,
+                        "norm.emoji": 2.0,
+                        "norm.pii.email": 1.0,
+                        "norm.pii.mobile": 1.0,
+                    },
+                    "Norm:urls=1,emoji=2,pii.email=1,pii.mobile=1",
+                ),
+                ("xhs", "今日穿搭分享💄✨ #穿搭 [偷笑R] https://xhs.example.com/x", {}, "Norm"),
+            ]
+        ),
+    )
+    p.run().wait_until_finish()
+
+
+def test_normalize_text_converts_only_lines_with_traditional_characters():
+    # OpenCC t2s run on Simplified text rewrites real words: 覆盖→复盖, the surname 沈→沉.
+    simplified = "沈先生给光盘加了一层透明覆盖层。"
+    assert opencc.OpenCC("t2s").convert(simplified) != simplified
+    mixed = raw_doc("t1", body=f"{simplified}\n這一行是繁體字。\n这一行是简体字。")
+    p = new_pipeline()
+    out = p | beam.Create([mixed]).with_output_types(RawDoc) | NormalizeText()
+    assert_that(
+        out | beam.Map(lambda d: (d.body, d.signals["norm.t2s_chars"])),
+        equal_to([(f"{simplified}\n这一行是繁体字。\n这一行是简体字。", 2.0)]),
+    )
+    p.run().wait_until_finish()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"urls": "hide"}, "urls must be one of"),
+        ({"pii": "hash"}, "pii must be one of"),
+        ({"pii_kinds": ["passport"]}, r"unknown pii_kinds \['passport'\]"),
+        ({"emoji": "strip"}, "emoji must be one of"),
+        (
+            {"by_source": {"xhs": {"emojis": "keep"}}},
+            r"by_source.xhs: unknown options \['emojis'\]",
+        ),
+        ({"by_source": {"tw": {"opencc": "s2t"}}}, "by_source.tw: unsupported opencc config"),
+        ({"only_traditional": "yes"}, "only_traditional must be true or false"),
+    ],
+)
+def test_normalize_text_policy_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        NormalizeText(**kwargs)

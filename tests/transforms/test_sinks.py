@@ -184,3 +184,13 @@ def test_partition_by_must_name_record_fields(tmp_path):
     records = p | beam.Create([cqia_record("p")]).with_output_types(CqiaRecord)
     with pytest.raises(ValueError, match=r"partition_by \['language'\] are not fields"):
         records | WriteCqiaParquet(str(tmp_path), partition_by=["subset", "language"])
+
+
+def test_unpartitioned_output_and_rerun(tmp_path):
+    out = tmp_path / "out"
+    for _ in range(2):  # the rerun must not delete what it just wrote
+        _write([cqia_record(f"u{i}") for i in range(5)], out, partition_by=[])
+        assert [f for f in _files(out) if f.startswith("data")] == [
+            "data/part-00000-of-00001.parquet"
+        ]
+        assert pq.read_table(out / "data/part-00000-of-00001.parquet").num_rows == 5
