@@ -160,6 +160,8 @@ def read_units(
                 yield Unit(0, Oversize(len(data) + _drain(stream), max_record_bytes))
             elif data.strip():
                 yield Unit(0, data)
+            else:  # a page or text file with nothing in it is a record, and an empty one
+                yield Unit(0, Skipped("empty_file", f"{len(data)} bytes of whitespace"))
         else:
             raise ValueError(f"unknown format {fmt!r}")
     except _FailedAt as failed:
@@ -271,6 +273,8 @@ def _json(stream: BinaryIO, cap: int, items: str | None) -> Iterator[Unit]:
             yield Unit(0, Oversize(len(data) + _drain(stream), cap))
         elif data.strip():
             yield Unit(0, data)  # one object: parsed (and its errors reported) by parse()
+        else:
+            yield Unit(0, Skipped("empty_file", f"{len(data)} bytes of whitespace"))
         return
     index = 0
     try:

@@ -349,3 +349,18 @@ def test_read_from_gcs(gcs_emulator):
         ),
     )
     p.run().wait_until_finish()
+
+
+def test_empty_files_are_rejected_not_skipped(tmp_path):
+    (tmp_path / "blank.html").write_bytes(b"  \n")
+    (tmp_path / "blank.json").write_bytes(b"")
+    (tmp_path / "blank.jsonl").write_bytes(b"\n\n")  # blank lines are not records
+    p = new_pipeline()
+    docs = p | "Read" >> ReadCrawl(str(tmp_path / "blank.*"), source=ECHO)
+    assert_that(docs, equal_to([]))
+    assert_that(
+        stage_outputs(p, "Read").rejected | beam.Map(lambda r: (r.reason, r.record.count("blank"))),
+        equal_to([("empty_file", 1), ("empty_file", 1)]),
+        label="rejected",
+    )
+    p.run().wait_until_finish()
