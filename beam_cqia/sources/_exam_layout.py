@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from beam_cqia.records import RawDoc
-from beam_cqia.sources.base import Origin
+from beam_cqia.sources.base import Origin, new_doc
 
 # Question types whose answer is a set of option letters (the templates end these with "故本题选X").
 CHOICE_TYPES = ("单项选择题", "多项选择题", "选择题")
@@ -73,19 +73,14 @@ def exam_doc(
     fetched_at: str = "",
 ) -> RawDoc:
     """A RawDoc in the exam layout (no title; provenance from ``origin``)."""
-    return RawDoc(
-        id=doc_id,
-        source=source,
-        subset=origin.subset,
+    return new_doc(
+        source,
+        origin,
+        doc_id,
         url=url,
-        title="",
         question=question,
         body=body,
         answer=answer,
-        meta=dict(meta),
-        fetched_at=fetched_at or origin.fetched_at,
-        origin_file=origin.file,
-        origin_offset=origin.offset,
-        signals={},
-        lineage=[],
+        meta=meta,
+        fetched_at=fetched_at,
     )

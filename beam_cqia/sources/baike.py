@@ -13,7 +13,16 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from beam_cqia.records import RawDoc
-from beam_cqia.sources.base import Origin, Reject, get_str, get_str_list, require_mapping
+from beam_cqia.sources.base import (
+    Origin,
+    Reject,
+    category_meta,
+    get_list,
+    get_str,
+    get_str_list,
+    new_doc,
+    require_mapping,
+)
 from beam_cqia.text.ids import doc_id
 
 SOURCE = "baike"
@@ -31,9 +40,7 @@ def adapt(obj: Mapping[str, Any], origin: Origin) -> Iterator[RawDoc]:
     title = get_str(entry, "title").strip()
     category = get_str_list(entry, "category")
     summary = get_str(entry, "summary", required=False).strip()
-    sections = entry.get("sections") or []
-    if not isinstance(sections, list):
-        raise ValueError("field 'sections' must be a list")
+    sections = get_list(entry, "sections")
     blocks = [summary] if summary else []
     for i, section in enumerate(sections):
         if not isinstance(section, Mapping):
@@ -44,25 +51,17 @@ def adapt(obj: Mapping[str, Any], origin: Origin) -> Iterator[RawDoc]:
             blocks.append(f"## {heading}\n\n{text}" if heading else text)
     if not blocks:
         raise Reject("empty_entry", f"entry {entry_id} has no text")
-    yield RawDoc(
-        id=doc_id(SOURCE, entry_id),
-        source=SOURCE,
-        subset=origin.subset,
+    yield new_doc(
+        SOURCE,
+        origin,
+        doc_id(SOURCE, entry_id),
         url=get_str(entry, "url", required=False),
         title=title,
-        question="",
         body="\n\n".join(blocks),
-        answer="",
         meta={
             "entry_id": entry_id,
-            "category": "/".join(category),
-            "category_top": category[0] if category else "",
-            "category_leaf": category[-1] if category else "",
+            **category_meta(category),
             "updated": get_str(entry, "updated", required=False),
         },
-        fetched_at=get_str(entry, "fetched_at", required=False) or origin.fetched_at,
-        origin_file=origin.file,
-        origin_offset=origin.offset,
-        signals={},
-        lineage=[],
+        fetched_at=get_str(entry, "fetched_at", required=False),
     )

@@ -62,7 +62,15 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from beam_cqia.records import RawDoc
-from beam_cqia.sources.base import Origin, Reject, get_str, parse_count, require_mapping
+from beam_cqia.sources.base import (
+    Origin,
+    Reject,
+    first_count,
+    first_str,
+    new_doc,
+    parse_count,
+    require_mapping,
+)
 from beam_cqia.text.html import fragment_to_markdown
 from beam_cqia.text.ids import content_id, doc_id
 
@@ -173,17 +181,17 @@ def _keyed_file(records: Mapping[str, Any], origin: Origin) -> Iterator[RawDoc]:
 
 
 def _profile(p: Mapping[str, Any], origin: Origin, key: str) -> RawDoc:
-    native = key or _first_str(p, "id", "subject_id", "douban_id")
+    native = key or first_str(p, "id", "subject_id", "douban_id")
     if not native:
         raise ValueError("missing field 'id'")
-    title = _first_str(p, "movie_name", "title", "name", required=True).strip()
+    title = first_str(p, "movie_name", "title", "name", required=True).strip()
     if not title:
         raise Reject("no_title", f"subject {native} has an empty name")
     media = _media_type(p)
-    synopsis = _text(_first_str(p, "summary", "synopsis", "intro", "description"))
+    synopsis = _text(first_str(p, "summary", "synopsis", "intro", "description"))
     release = _first_value(p, "release_times", "pubdates", "pubdate", "release_date")
     release_text = _join(_names(release, "release_times")) if release is not None else ""
-    year = _first_str(p, "year").strip()
+    year = first_str(p, "year").strip()
     if not year:
         match = _YEAR.search(release_text)
         year = match.group(1) if match else ""
@@ -192,7 +200,7 @@ def _profile(p: Mapping[str, Any], origin: Origin, key: str) -> RawDoc:
         "subject_id": native,
         "media_type": media,
         "title": title,
-        "original_title": _first_str(p, "original_title").strip(),
+        "original_title": first_str(p, "original_title").strip(),
         "year": year,
         "release_date": release_text,
         "region": _join(
@@ -205,32 +213,26 @@ def _profile(p: Mapping[str, Any], origin: Origin, key: str) -> RawDoc:
         "cast": _join(_names(_first_value(p, "actors", "casts", "cast"), "actors")[:CAST_LIMIT]),
         "rating": _rating(_first_value(p, "average_stars", "rating")),
         "votes": _votes(p),
-        "imdb": _imdb(_first_str(p, "imdb", "imdb_id")),
+        "imdb": _imdb(first_str(p, "imdb", "imdb_id")),
         "duration": _join(
             _names(_first_value(p, "movie_duration", "durations", "duration"), "duration")
         ),
-        "episodes": _count(p, "episodes_count", "episodes"),
+        "episodes": first_count(p, "episodes_count", "episodes"),
         "author": _join(_names(p.get("author"), "author")) if book else "",
-        "publisher": _first_str(p, "publisher").strip() if book else "",
-        "isbn": _first_str(p, "isbn", "isbn13", "isbn10").strip() if book else "",
-        "author_intro": _text(_first_str(p, "author_intro")) if book else "",
+        "publisher": first_str(p, "publisher").strip() if book else "",
+        "isbn": first_str(p, "isbn", "isbn13", "isbn10").strip() if book else "",
+        "author_intro": _text(first_str(p, "author_intro")) if book else "",
     }
     site = "book" if book else "movie"
-    return RawDoc(
-        id=doc_id(SOURCE, native),
-        source=SOURCE,
-        subset=origin.subset,
-        url=_first_str(p, "url", "alt") or f"https://{site}.douban.com/subject/{native}/",
+    return new_doc(
+        SOURCE,
+        origin,
+        doc_id(SOURCE, native),
+        url=first_str(p, "url", "alt") or f"https://{site}.douban.com/subject/{native}/",
         title=title,
-        question="",
         body=synopsis,
-        answer="",
         meta=meta,
-        fetched_at=_first_str(p, "fetched_at") or origin.fetched_at,
-        origin_file=origin.file,
-        origin_offset=origin.offset,
-        signals={},
-        lineage=[],
+        fetched_at=first_str(p, "fetched_at"),
     )
 
 
@@ -242,7 +244,7 @@ def _media_type(p: Mapping[str, Any]) -> str:
             if kind is None:
                 raise ValueError(f"field {key!r}: unknown media type {value!r}")
             return kind
-    if _count(p, "episodes_count", "episodes") not in ("", "0"):
+    if first_count(p, "episodes_count", "episodes") not in ("", "0"):
         return "tv"
     if any(p.get(k) for k in ("isbn", "isbn13", "isbn10", "publisher", "author_intro")):
         return "book"
@@ -302,7 +304,7 @@ def _votes(p: Mapping[str, Any]) -> str:
         for key in ("numRaters", "num_raters", "count"):
             if rating.get(key) not in (None, ""):
                 return str(parse_count(rating[key], f"rating.{key}"))
-    return _count(p, "votes", "rating_count", "ratings_count", "num_raters")
+    return first_count(p, "votes", "rating_count", "ratings_count", "num_raters")
 
 
 def _imdb(value: str) -> str:
@@ -314,7 +316,7 @@ def _imdb(value: str) -> str:
 
 
 def _review(r: Mapping[str, Any], origin: Origin, key: str) -> Iterator[RawDoc]:
-    user_id = _first_str(r, "user_id")
+    user_id = first_str(r, "user_id")
     nested = r.get("user_reviews")
     if nested is not None and not isinstance(nested, Mapping | list):
         raise ValueError("field 'user_reviews' must be an object or a list")
@@ -344,10 +346,10 @@ def _review(r: Mapping[str, Any], origin: Origin, key: str) -> Iterator[RawDoc]:
 def _review_doc(
     r: Mapping[str, Any], origin: Origin, user_id: str, key: str, from_history: bool = False
 ) -> RawDoc:
-    subject_id = _first_str(r, "subject_id", "movie_id", "book_id", "item_id")
-    text = _text(_first_str(r, "text", "content", "comment"))
-    review_id = _first_str(r, "review_id", "id")
-    date = _first_str(r, "date", "created", "create_time", "time").strip()
+    subject_id = first_str(r, "subject_id", "movie_id", "book_id", "item_id")
+    text = _text(first_str(r, "text", "content", "comment"))
+    review_id = first_str(r, "review_id", "id")
+    date = first_str(r, "date", "created", "create_time", "time").strip()
     if not text and not from_history:
         where = f"review {review_id}" if review_id else f"review {key or date} of {subject_id}"
         raise Reject("empty_review", f"{where} has no text")
@@ -360,46 +362,41 @@ def _review_doc(
         author = author.get("name", "")
     author_name = (
         str(author or "")
-        or _first_str(profile, "screen_name")
-        or _first_str(r, "user_name", "nickname")
+        or first_str(profile, "screen_name")
+        or first_str(r, "user_name", "nickname")
     )
     meta = {
         "subject_id": subject_id,
         "review_id": review_id,
         "media_type": _media_type_of_review(r),
         "stars": _stars(_first_value(r, "stars", "rating")),
-        "votes": _count(r, "useful", "useful_count", "votes"),
-        "useless": _count(r, "useless", "useless_count"),
+        "votes": first_count(r, "useful", "useful_count", "votes"),
+        "useless": first_count(r, "useless", "useless_count"),
         "spam": _spam(r.get("label")),
         "author": author_name.strip(),
-        "author_registered": _first_str(profile, "register_time"),
+        "author_registered": first_str(profile, "register_time"),
         "user_id": user_id,
         "date": date,
         "tags": _join(_names(r.get("tags"), "tags")),
         "from_user_history": "1" if from_history else "",
     }
-    url = _first_str(r, "url")
+    url = first_str(r, "url")
     if not url and review_id:
         url = f"https://movie.douban.com/review/{review_id}/"
-    return RawDoc(
-        id=doc_id(SOURCE, f"review:{review_id}")
+    return new_doc(
+        SOURCE,
+        origin,
+        doc_id(SOURCE, f"review:{review_id}")
         if review_id
         else content_id(SOURCE, "history", key)
         if from_history
         else content_id(SOURCE, "review", user_id, subject_id, date, text),
-        source=SOURCE,
-        subset=origin.subset,
         url=url,
-        title=_first_str(r, "subject_title", "movie_name", "movie_title", "book_title").strip(),
-        question=_first_str(r, "title").strip(),
-        body="",
+        title=first_str(r, "subject_title", "movie_name", "movie_title", "book_title").strip(),
+        question=first_str(r, "title").strip(),
         answer=text,
         meta=meta,
-        fetched_at=_first_str(r, "fetched_at") or origin.fetched_at,
-        origin_file=origin.file,
-        origin_offset=origin.offset,
-        signals={},
-        lineage=[],
+        fetched_at=first_str(r, "fetched_at"),
     )
 
 
@@ -449,22 +446,6 @@ def _first_value(obj: Mapping[str, Any], *keys: str) -> Any:
         if obj.get(key) not in (None, ""):
             return obj[key]
     return None
-
-
-def _first_str(obj: Mapping[str, Any], *keys: str, required: bool = False) -> str:
-    for key in keys:
-        if obj.get(key) not in (None, ""):
-            return get_str(obj, key)
-    if required and not any(key in obj and obj[key] is not None for key in keys):
-        raise ValueError(f"missing field {keys[0]!r}")
-    return ""
-
-
-def _count(obj: Mapping[str, Any], *keys: str) -> str:
-    for key in keys:
-        if obj.get(key) not in (None, ""):
-            return str(parse_count(obj[key], key))
-    return ""
 
 
 def _text(value: str) -> str:

@@ -40,7 +40,15 @@ from typing import Any
 import regex
 
 from beam_cqia.records import RawDoc
-from beam_cqia.sources.base import Origin, Reject, get_str, parse_count, require_mapping
+from beam_cqia.sources.base import (
+    Origin,
+    Reject,
+    first_count,
+    first_str,
+    get_str,
+    new_doc,
+    require_mapping,
+)
 from beam_cqia.text.ids import content_id, doc_id
 
 SOURCE = "forum"
@@ -83,48 +91,44 @@ def adapt(obj: Mapping[str, Any], origin: Origin) -> Iterator[RawDoc]:
 
 def _thread(post: Mapping[str, Any], origin: Origin) -> RawDoc:
     title = get_str(post, "title").strip()
-    href = _first_str(post, "href", "url")
+    href = first_str(post, "href", "url")
     tieba = _TIEBA_HREF.search(href) if "/p/" in href else None
-    tid = tieba.group(1) if tieba else _first_str(post, "tid", "thread_id", "id")
+    tid = tieba.group(1) if tieba else first_str(post, "tid", "thread_id", "id")
     if tieba:
         native, url = f"tieba:{tid}", f"https://tieba.baidu.com/p/{tid}"
     else:
         native, url = tid or href, href
     if not _WORD.search(title):
         raise Reject("empty_title", f"thread {native or '?'}: title {title!r} has no words")
-    opening = _first_str(post, "abs", "content", "body").strip()
+    opening = first_str(post, "abs", "content", "body").strip()
     meta = {
         "tid": tid,
-        "author": _first_str(post, "lz", "author").strip(),
-        "replies": _count(post, "n_reply", "reply_num", "replies", "reply_count"),
+        "author": first_str(post, "lz", "author").strip(),
+        "replies": first_count(post, "n_reply", "reply_num", "replies", "reply_count"),
         "floor": "",
-        "created": _first_str(post, "created", "ctime", "time").strip(),
-        "forum": _first_str(post, "forum", "kw").strip(),
+        "created": first_str(post, "created", "ctime", "time").strip(),
+        "forum": first_str(post, "forum", "kw").strip(),
         "list_index": "",
-        "answer_from": _first_str(post, "answer_from").strip(),
+        "answer_from": first_str(post, "answer_from").strip(),
     }
-    return RawDoc(
-        id=doc_id(SOURCE, native) if native else content_id(SOURCE, title, opening),
-        source=SOURCE,
-        subset=origin.subset,
+    return new_doc(
+        SOURCE,
+        origin,
+        doc_id(SOURCE, native) if native else content_id(SOURCE, title, opening),
         url=url,
         title=title,
         question=title,
         body=opening if opening and opening != title else "",
-        answer=_first_str(post, "answer").strip(),
+        answer=first_str(post, "answer").strip(),
         meta=meta,
-        fetched_at=_first_str(post, "fetched_at") or origin.fetched_at,
-        origin_file=origin.file,
-        origin_offset=origin.offset,
-        signals={},
-        lineage=[],
+        fetched_at=first_str(post, "fetched_at"),
     )
 
 
 def _floor(post: Mapping[str, Any], origin: Origin) -> RawDoc:
     content = get_str(post, "content").strip()
-    author = _first_str(post, "author").strip()
-    created = _first_str(post, "ctime", "created", "time").strip()
+    author = first_str(post, "author").strip()
+    created = first_str(post, "ctime", "created", "time").strip()
     match = _LIST_INDEX.match(content)
     text = content[match.end() :].strip() if match else content
     if not _WORD.search(text):
@@ -132,42 +136,22 @@ def _floor(post: Mapping[str, Any], origin: Origin) -> RawDoc:
             "empty_title", f"post of {author or '?'} at {created}: {content!r} has no words"
         )
     meta = {
-        "tid": _first_str(post, "tid", "thread_id"),
+        "tid": first_str(post, "tid", "thread_id"),
         "author": author,
-        "replies": _count(post, "n_reply", "reply_num", "replies", "reply_count"),
-        "floor": _count(post, "l_num", "floor"),
+        "replies": first_count(post, "n_reply", "reply_num", "replies", "reply_count"),
+        "floor": first_count(post, "l_num", "floor"),
         "created": created,
-        "forum": _first_str(post, "forum", "kw").strip(),
+        "forum": first_str(post, "forum", "kw").strip(),
         "list_index": match.group(1) if match else "",
-        "answer_from": _first_str(post, "answer_from").strip(),
+        "answer_from": first_str(post, "answer_from").strip(),
     }
-    return RawDoc(
-        id=content_id(SOURCE, "floor", author, created, content),
-        source=SOURCE,
-        subset=origin.subset,
-        url=_first_str(post, "url"),
-        title="",
+    return new_doc(
+        SOURCE,
+        origin,
+        content_id(SOURCE, "floor", author, created, content),
+        url=first_str(post, "url"),
         question=text,
-        body="",
-        answer=_first_str(post, "answer").strip(),
+        answer=first_str(post, "answer").strip(),
         meta=meta,
-        fetched_at=_first_str(post, "fetched_at") or origin.fetched_at,
-        origin_file=origin.file,
-        origin_offset=origin.offset,
-        signals={},
-        lineage=[],
+        fetched_at=first_str(post, "fetched_at"),
     )
-
-
-def _first_str(obj: Mapping[str, Any], *keys: str) -> str:
-    for key in keys:
-        if obj.get(key) not in (None, ""):
-            return get_str(obj, key)
-    return ""
-
-
-def _count(obj: Mapping[str, Any], *keys: str) -> str:
-    for key in keys:
-        if obj.get(key) not in (None, ""):
-            return str(parse_count(obj[key], key))
-    return ""

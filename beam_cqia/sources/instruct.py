@@ -34,7 +34,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from beam_cqia.records import CQIA_PUBLISHED_FIELDS, RawDoc, cqia_record_from_published
-from beam_cqia.sources.base import Origin, Reject, get_str, require_mapping
+from beam_cqia.sources.base import Origin, Reject, get_str, new_doc, require_mapping, scalar_meta
 from beam_cqia.text.ids import content_id
 
 SOURCE = "instruct"
@@ -118,13 +118,7 @@ def _alpaca(record: Mapping[str, Any], origin: Origin) -> RawDoc:
         for turn in history
     ):
         raise ValueError("field 'history' must be a list of [question, answer] string pairs")
-    meta = {
-        key: str(value)
-        for key, value in record.items()
-        if key not in ("instruction", "input", "output", "history")
-        and isinstance(value, (str, int, float))
-        and not isinstance(value, bool)
-    }
+    meta = scalar_meta(record, exclude=("instruction", "input", "output", "history"))
     meta["shape"] = "alpaca"
     meta["system"] = get_str(record, "system", required=False)
     if history:
@@ -141,19 +135,12 @@ def _doc(
     meta: Mapping[str, str],
     extra: tuple[str, ...],
 ) -> RawDoc:
-    return RawDoc(
-        id=content_id(SOURCE, instruction, given, output, *extra),
-        source=SOURCE,
-        subset=origin.subset,
-        url="",
-        title="",
+    return new_doc(
+        SOURCE,
+        origin,
+        content_id(SOURCE, instruction, given, output, *extra),
         question=instruction,
         body=given,
         answer=output,
-        meta=dict(meta),
-        fetched_at=origin.fetched_at,
-        origin_file=origin.file,
-        origin_offset=origin.offset,
-        signals={},
-        lineage=[],
+        meta=meta,
     )

@@ -48,7 +48,15 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from beam_cqia.records import RawDoc
-from beam_cqia.sources.base import Origin, Reject, get_str, get_str_list, require_mapping
+from beam_cqia.sources.base import (
+    Origin,
+    Reject,
+    get_list,
+    get_str,
+    get_str_list,
+    new_doc,
+    require_mapping,
+)
 from beam_cqia.text.html import fragment_to_markdown
 from beam_cqia.text.ids import content_id, doc_id
 
@@ -141,21 +149,14 @@ def _consultation(
         question = ask
     else:
         question = f"{title}\n{ask}"
-    return RawDoc(
-        id=content_id(SOURCE, department, title, ask, answer),
-        source=SOURCE,
-        subset=origin.subset,
-        url="",
+    return new_doc(
+        SOURCE,
+        origin,
+        content_id(SOURCE, department, title, ask, answer),
         title=title,
         question=question,
-        body="",
         answer=answer,
         meta={"department": department},
-        fetched_at=origin.fetched_at,
-        origin_file=origin.file,
-        origin_offset=origin.offset,
-        signals={},
-        lineage=[],
     )
 
 
@@ -190,9 +191,7 @@ def _page(record: Mapping[str, Any], origin: Origin) -> RawDoc:
     if kind and kind not in CATEGORIES:
         raise ValueError(f"page {page_id}: kind must be one of {sorted(CATEGORIES)}, got {kind!r}")
     departments = _str_or_list(record, "department")
-    sections = record.get("sections") or []
-    if not isinstance(sections, list):
-        raise ValueError("field 'sections' must be a list")
+    sections = get_list(record, "sections")
     overview, rest, headings = [], [], []
     for i, section in enumerate(sections):
         if not isinstance(section, Mapping):
@@ -213,15 +212,13 @@ def _page(record: Mapping[str, Any], origin: Origin) -> RawDoc:
             rest.append(f"## {title}\n\n{text}")
     if not overview and not rest:
         raise Reject("empty_page", f"page {page_id} ({name}) has no section text")
-    return RawDoc(
-        id=doc_id(SOURCE, page_id),
-        source=SOURCE,
-        subset=origin.subset,
+    return new_doc(
+        SOURCE,
+        origin,
+        doc_id(SOURCE, page_id),
         url=get_str(record, "url", required=False),
         title=name,
-        question="",
         body="\n\n".join(overview + rest),
-        answer="",
         meta={
             "page_id": page_id,
             "category": CATEGORIES.get(kind, ""),
@@ -230,11 +227,7 @@ def _page(record: Mapping[str, Any], origin: Origin) -> RawDoc:
             "sections": "/".join(h for h in headings if h),
             "updated": get_str(record, "updated", required=False),
         },
-        fetched_at=get_str(record, "fetched_at", required=False) or origin.fetched_at,
-        origin_file=origin.file,
-        origin_offset=origin.offset,
-        signals={},
-        lineage=[],
+        fetched_at=get_str(record, "fetched_at", required=False),
     )
 
 

@@ -42,7 +42,15 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from beam_cqia.records import RawDoc
-from beam_cqia.sources.base import Origin, Reject, get_str, get_str_list, require_mapping
+from beam_cqia.sources.base import (
+    Origin,
+    Reject,
+    category_meta,
+    get_str,
+    get_str_list,
+    new_doc,
+    require_mapping,
+)
 from beam_cqia.text.ids import content_id, doc_id
 
 SOURCE = "poetry"
@@ -214,21 +222,15 @@ def _poem(
     meta.update(extra or {})
     body = "\n".join(lines)
     native = get_str(record, "id", required=False)
-    return RawDoc(
-        id=doc_id(SOURCE, native) if native else content_id(SOURCE, kind, title, author, body),
-        source=SOURCE,
-        subset=origin.subset,
-        url="",
+    return new_doc(
+        SOURCE,
+        origin,
+        doc_id(SOURCE, native) if native else content_id(SOURCE, kind, title, author, body),
         title=title,
         question=question,
         body=body,
         answer=answer,
         meta=meta,
-        fetched_at=origin.fetched_at,
-        origin_file=origin.file,
-        origin_offset=origin.offset,
-        signals={},
-        lineage=[],
     )
 
 
@@ -246,26 +248,11 @@ def _bio(record: Mapping[str, Any], origin: Origin) -> RawDoc:
     if not desc:
         raise Reject("empty_bio", f"poet {name!r} has no biography")
     native = get_str(record, "id", required=False)
-    return RawDoc(
-        id=doc_id(SOURCE, native) if native else content_id(SOURCE, "bio", name, desc),
-        source=SOURCE,
-        subset=origin.subset,
-        url="",
+    return new_doc(
+        SOURCE,
+        origin,
+        doc_id(SOURCE, native) if native else content_id(SOURCE, "bio", name, desc),
         title=name,
-        question="",
         body=desc,
-        answer="",
-        meta={
-            "kind": "bio",
-            "author": name,
-            "title": name,
-            "category": "诗人",
-            "category_top": "诗人",
-            "category_leaf": "诗人",
-        },
-        fetched_at=origin.fetched_at,
-        origin_file=origin.file,
-        origin_offset=origin.offset,
-        signals={},
-        lineage=[],
+        meta={"kind": "bio", "author": name, "title": name, **category_meta(["诗人"])},
     )

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from beam_cqia.records import RawDoc
-from beam_cqia.sources.base import Origin, Reject, get_str, require_mapping
+from beam_cqia.sources.base import Origin, Reject, get_str, new_doc, require_mapping, scalar_meta
 from beam_cqia.text.ids import content_id
 
 SOURCE = "qa_pairs"
@@ -57,30 +57,17 @@ def adapt(obj: Mapping[str, Any], origin: Origin) -> Iterator[RawDoc]:
         raise Reject("empty_question", f"{q_key!r} is empty (answer {answer[:20]!r})")
     if not answer:
         raise Reject("empty_answer", f"{a_key!r} is empty for {question[:20]!r}")
-    meta = {
-        key: str(value)
-        for key, value in record.items()
-        if key not in (q_key, a_key)
-        and isinstance(value, (str, int, float))
-        and not isinstance(value, bool)
-    }
+    meta = scalar_meta(record, exclude=(q_key, a_key))
     meta.update(
         kind=kind,
         alternatives=str(sum(1 for a in answer.split(_ALTERNATIVE_SEPARATOR) if a.strip())),
     )
-    yield RawDoc(
-        id=content_id(SOURCE, question, answer),
-        source=SOURCE,
-        subset=origin.subset,
+    yield new_doc(
+        SOURCE,
+        origin,
+        content_id(SOURCE, question, answer),
         url=get_str(record, "url", required=False),
-        title="",
         question=question,
-        body="",
         answer=answer,
         meta=meta,
-        fetched_at=origin.fetched_at,
-        origin_file=origin.file,
-        origin_offset=origin.offset,
-        signals={},
-        lineage=[],
     )

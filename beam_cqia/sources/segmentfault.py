@@ -28,7 +28,19 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from beam_cqia.records import RawDoc
-from beam_cqia.sources.base import Origin, Reject, get_str, parse_count, require_mapping
+from beam_cqia.sources.base import (
+    Origin,
+    Reject,
+    first_count,
+    first_str,
+    get_list,
+    get_str,
+    id_order,
+    new_doc,
+    parse_count,
+    require_mapping,
+    tag_list,
+)
 from beam_cqia.text.html import fragment_to_markdown
 from beam_cqia.text.ids import doc_id
 
@@ -48,18 +60,14 @@ def adapt(obj: Mapping[str, Any], origin: Origin) -> Iterator[RawDoc]:
         ValueError: when a required field is missing or malformed.
     """
     page = require_mapping(obj)
-    qid = _first_str(page, "question_id", "qid", "id")
+    qid = first_str(page, "question_id", "qid", "id")
     if not qid:
         raise ValueError("missing field 'question_id'")
     title = get_str(page, "title").strip()
-    body = _markdown(_first_str(page, "content", "body"))
-    tags = _tags(page.get("tags"))
+    body = _markdown(first_str(page, "content", "body"))
+    tags = tag_list(page.get("tags"), "tags")
     url = get_str(page, "url", required=False) or f"https://segmentfault.com/q/{qid}"
-    answers = page.get("answers")
-    if answers is None:
-        raise ValueError("missing field 'answers'")
-    if not isinstance(answers, list):
-        raise ValueError("field 'answers' must be a list")
+    answers = get_list(page, "answers", required=True)
     if not title:
         raise Reject("empty_title", f"question {qid} has an empty title")
     if not answers:
@@ -69,14 +77,14 @@ def adapt(obj: Mapping[str, Any], origin: Origin) -> Iterator[RawDoc]:
     for i, answer in enumerate(answers):
         if not isinstance(answer, Mapping):
             raise ValueError(f"answers[{i}] must be a JSON object")
-        aid = _first_str(answer, "answer_id", "aid", "id")
+        aid = first_str(answer, "answer_id", "aid", "id")
         if not aid:
             raise ValueError(f"answers[{i}]: missing field 'answer_id'")
         votes = _votes(answer, f"answers[{i}]")
         accepted = _flag(answer, f"answers[{i}]")
-        text = _markdown(_first_str(answer, "content", "body"))
+        text = _markdown(first_str(answer, "content", "body"))
         parsed.append((answer, aid, votes, accepted, text))
-    ranked = sorted(parsed, key=lambda a: (not a[3], -a[2], _id_order(a[1])))
+    ranked = sorted(parsed, key=lambda a: (not a[3], -a[2], id_order(a[1])))
     rank_of = {a[1]: rank for rank, a in enumerate(ranked, start=1)}
     if not any(text for *_, text in parsed):
         raise Reject("empty_answers", f"question {qid}: all {len(parsed)} answers are empty")
@@ -94,25 +102,20 @@ def adapt(obj: Mapping[str, Any], origin: Origin) -> Iterator[RawDoc]:
             "answer_rank": str(rank_of[aid]),
             "answers_in_thread": str(len(parsed)),
             "question_votes": str(_votes(page, "question")) if _has_votes(page) else "",
-            "views": _count(page, "views", "view_count"),
-            "author": _first_str(answer, "author", "user").strip(),
-            "created": _first_str(answer, "created", "created_at", "time").strip(),
+            "views": first_count(page, "views", "view_count"),
+            "author": first_str(answer, "author", "user").strip(),
+            "created": first_str(answer, "created", "created_at", "time").strip(),
         }
-        yield RawDoc(
-            id=doc_id(SOURCE, aid),
-            source=SOURCE,
-            subset=origin.subset,
+        yield new_doc(
+            SOURCE,
+            origin,
+            doc_id(SOURCE, aid),
             url=get_str(answer, "url", required=False) or f"{url.rstrip('/')}/a/{aid}",
             title=title,
             question=question,
-            body="",
             answer=text,
             meta=meta,
-            fetched_at=get_str(page, "fetched_at", required=False) or origin.fetched_at,
-            origin_file=origin.file,
-            origin_offset=origin.offset,
-            signals={},
-            lineage=[],
+            fetched_at=get_str(page, "fetched_at", required=False),
         )
 
 
@@ -120,25 +123,6 @@ def _markdown(text: str) -> str:
     if _HTML_TAG.search(text):
         return fragment_to_markdown(text).strip()
     return text.strip()
-
-
-def _tags(value: Any) -> list[str]:
-    if value in (None, ""):
-        return []
-    if isinstance(value, str):
-        items: list[Any] = value.replace("，", ",").split(",")
-    elif isinstance(value, list):
-        items = value
-    else:
-        raise ValueError(f"field 'tags' must be a list or a string, got {type(value).__name__}")
-    tags: list[str] = []
-    for item in items:
-        name = item.get("name", "") if isinstance(item, Mapping) else item
-        if not isinstance(name, str):
-            raise ValueError("field 'tags' must hold tag names")
-        if name.strip() and name.strip() not in tags:
-            tags.append(name.strip())
-    return tags
 
 
 _VOTE_KEYS = ("votes", "vote_count", "score")
@@ -173,23 +157,3 @@ def _flag(answer: Mapping[str, Any], where: str) -> bool:
             return value in (1, "1", "true")
         raise ValueError(f"{where}.{key} must be true or false, got {value!r}")
     return False
-
-
-def _count(obj: Mapping[str, Any], *keys: str) -> str:
-    for key in keys:
-        if obj.get(key) not in (None, ""):
-            return str(parse_count(obj[key], key))
-    return ""
-
-
-def _first_str(obj: Mapping[str, Any], *keys: str) -> str:
-    for key in keys:
-        if obj.get(key) not in (None, ""):
-            return get_str(obj, key)
-    return ""
-
-
-def _id_order(answer_id: str) -> tuple[int, int, str]:
-    if answer_id.isdigit():
-        return (0, int(answer_id), answer_id)
-    return (1, 0, answer_id)

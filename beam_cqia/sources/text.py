@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from beam_cqia.records import RawDoc
-from beam_cqia.sources.base import Origin, Reject, get_str, require_mapping
+from beam_cqia.sources.base import Origin, Reject, get_str, new_doc, require_mapping
 from beam_cqia.text.ids import content_id
 
 SOURCE = "text"
@@ -33,22 +33,14 @@ def adapt(obj: Mapping[str, Any], origin: Origin) -> Iterator[RawDoc]:
     path = get_str(record, "path", required=False)
     if not text:
         raise Reject("empty_text", f"{path or 'record'} holds only whitespace")
-    yield RawDoc(
-        id=content_id(SOURCE, text),
-        source=SOURCE,
-        subset=origin.subset,
+    yield new_doc(
+        SOURCE,
+        origin,
+        content_id(SOURCE, text),
         url=get_str(record, "url", required=False),
-        title="",
-        question="",
         body=text,
-        answer="",
         meta={
             "encoding": get_str(record, "encoding", required=False),
             "file": PurePosixPath(path.replace("\\", "/")).name if path else "",
         },
-        fetched_at=origin.fetched_at,
-        origin_file=origin.file,
-        origin_offset=origin.offset,
-        signals={},
-        lineage=[],
     )

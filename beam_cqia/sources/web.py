@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from beam_cqia.records import RawDoc
-from beam_cqia.sources.base import Origin, Reject, get_str, require_mapping
+from beam_cqia.sources.base import Origin, Reject, get_mapping, get_str, new_doc, require_mapping
 from beam_cqia.text.html import extract_main
 from beam_cqia.text.ids import content_id, doc_id
 
@@ -149,9 +149,7 @@ def _page(record: Mapping[str, Any], origin: Origin) -> RawDoc:
 
 def _text(record: Mapping[str, Any], origin: Origin) -> RawDoc:
     text = get_str(record, "text")
-    info = record.get("info") or {}
-    if not isinstance(info, Mapping):
-        raise ValueError("field 'info' must be a JSON object")
+    info = get_mapping(record, "info")
     url = get_str(record, "url", required=False) or get_str(info, "url", required=False)
     status = _check_status(record)
     if not text.strip():
@@ -199,21 +197,15 @@ def _doc(
     meta: Mapping[str, str],
     raw: str,
 ) -> RawDoc:
-    return RawDoc(
-        id=content_id(SOURCE, url, raw),
-        source=SOURCE,
-        subset=origin.subset,
+    return new_doc(
+        SOURCE,
+        origin,
+        content_id(SOURCE, url, raw),
         url=url,
         title=title,
-        question="",
         body=body,
-        answer="",
-        meta=dict(meta),
-        fetched_at=get_str(record, "date", required=False) or origin.fetched_at,
-        origin_file=origin.file,
-        origin_offset=origin.offset,
-        signals={},
-        lineage=[],
+        meta=meta,
+        fetched_at=get_str(record, "date", required=False),
     )
 
 

@@ -61,7 +61,7 @@ from pathlib import PurePosixPath
 from typing import Any, NamedTuple
 
 from beam_cqia.records import RawDoc
-from beam_cqia.sources.base import Origin, Reject, get_str, require_mapping
+from beam_cqia.sources.base import Origin, Reject, category_meta, get_str, new_doc, require_mapping
 from beam_cqia.text.ids import content_id
 
 SOURCE = "wiki"
@@ -149,30 +149,22 @@ def adapt(obj: Mapping[str, Any], origin: Origin) -> Iterator[RawDoc]:
     sections = _drop_empty(_drop_references(sections))
     body = _render(lead, sections)
     _check_article(title, lead, body)
-    yield RawDoc(
-        id=content_id(SOURCE, raw),
-        source=SOURCE,
-        subset=origin.subset,
+    yield new_doc(
+        SOURCE,
+        origin,
+        content_id(SOURCE, raw),
         url=get_str(record, "url", required=False),
         title=title,
-        question="",
         body=body,
-        answer="",
         meta={
             "title": title,
             "page_id": page_id,
             "entry_id": page_id,
-            "category": "/".join(categories),
-            "category_top": categories[0] if categories else "",
-            "category_leaf": categories[-1] if categories else "",
+            **category_meta(categories),
             "layout": layout,
             "sections": str(sum(1 for s in sections if s.heading)),
         },
-        fetched_at=get_str(record, "date", required=False) or origin.fetched_at,
-        origin_file=origin.file,
-        origin_offset=origin.offset,
-        signals={},
-        lineage=[],
+        fetched_at=get_str(record, "date", required=False),
     )
 
 

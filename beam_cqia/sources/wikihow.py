@@ -37,9 +37,11 @@ from beam_cqia.records import RawDoc
 from beam_cqia.sources.base import (
     Origin,
     Reject,
+    category_meta,
+    first_count,
     get_str,
     get_str_list,
-    parse_count,
+    new_doc,
     require_mapping,
 )
 from beam_cqia.text.html import fragment_to_markdown
@@ -91,34 +93,26 @@ def adapt(obj: Mapping[str, Any], origin: Origin) -> Iterator[RawDoc]:
                 f"## {heading}\n\n" + "\n".join(f"- {_continued(i, '  ')}" for i in items)
             )
     category = [c.strip() for c in _category(article) if c.strip()]
-    views = article.get("views")
-    yield RawDoc(
-        id=doc_id(SOURCE, native) if native else content_id(SOURCE, title, intro),
-        source=SOURCE,
-        subset=origin.subset,
+    yield new_doc(
+        SOURCE,
+        origin,
+        doc_id(SOURCE, native) if native else content_id(SOURCE, title, intro),
         url=url,
         title=title,
         question=title if _CLOSING_PUNCTUATION.search(title) else f"{title}？",
         body="\n\n".join(blocks),
-        answer="",
         meta={
             "article_id": get_str(article, "article_id", required=False),
-            "category": "/".join(category),
-            "category_top": category[0] if category else "",
-            "category_leaf": category[-1] if category else "",
+            **category_meta(category),
             "task": _HOWTO_OPENING.sub("", title).rstrip("？?") or title,
             "methods": str(len(methods)),
             "steps": str(steps_total),
             "tips": str(counts["tips"]),
             "warnings": str(counts["warnings"]),
-            "views": str(parse_count(views, "views")) if views not in (None, "") else "",
+            "views": first_count(article, "views"),
             "updated": get_str(article, "updated", required=False),
         },
-        fetched_at=get_str(article, "fetched_at", required=False) or origin.fetched_at,
-        origin_file=origin.file,
-        origin_offset=origin.offset,
-        signals={},
-        lineage=[],
+        fetched_at=get_str(article, "fetched_at", required=False),
     )
 
 

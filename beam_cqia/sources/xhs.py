@@ -32,7 +32,17 @@ from datetime import datetime, timezone
 from typing import Any
 
 from beam_cqia.records import RawDoc
-from beam_cqia.sources.base import Origin, Reject, get_str, parse_count, require_mapping
+from beam_cqia.sources.base import (
+    Origin,
+    Reject,
+    first_count,
+    first_str,
+    get_mapping,
+    get_str,
+    new_doc,
+    require_mapping,
+    tag_list,
+)
 from beam_cqia.text.ids import doc_id
 
 SOURCE = "xhs"
@@ -61,9 +71,7 @@ def adapt(obj: Mapping[str, Any], origin: Origin) -> Iterator[RawDoc]:
         raise ValueError("missing field 'note_id'")
     if "title" not in note and "display_title" not in note:
         raise ValueError("missing field 'title'")
-    title = (
-        get_str(note, "title", required=False) or get_str(note, "display_title", required=False)
-    ).strip()
+    title = first_str(note, "title", "display_title").strip()
     if "desc" not in note:
         raise ValueError("missing field 'desc'")
     desc = get_str(note, "desc", required=False).strip()
@@ -74,16 +82,12 @@ def adapt(obj: Mapping[str, Any], origin: Origin) -> Iterator[RawDoc]:
         raise Reject("no_title", f"note {note_id} has no title")
     if not desc:
         raise Reject("empty_post", f"note {note_id} has no text")
-    user = note.get("user") or {}
-    if not isinstance(user, Mapping):
-        raise ValueError("field 'user' must be a JSON object")
-    interact = note.get("interact_info") or {}
-    if not isinstance(interact, Mapping):
-        raise ValueError("field 'interact_info' must be a JSON object")
+    user = get_mapping(note, "user")
+    interact = get_mapping(note, "interact_info")
     meta = {
         "note_id": note_id,
         "type": note_type,
-        **{name: _count(interact if key in interact else note, key) for name, key in _COUNTS},
+        **{name: first_count(interact if key in interact else note, key) for name, key in _COUNTS},
         "author": (
             get_str(user, "nickname", required=False) or get_str(note, "nickname", required=False)
         ).strip(),
@@ -91,52 +95,27 @@ def adapt(obj: Mapping[str, Any], origin: Origin) -> Iterator[RawDoc]:
         or get_str(note, "user_id", required=False),
         "time": _time(note.get("time")),
         "ip_location": get_str(note, "ip_location", required=False).strip(),
-        "tags": "/".join(_tags(note.get("tag_list", note.get("tags")))),
+        "tags": "/".join(
+            tag_list(
+                note.get("tag_list", note.get("tags")),
+                "tag_list",
+                strip="#",
+                expected="a string or a list",
+            )
+        ),
         "keyword": get_str(note, "source_keyword", required=False).strip(),
     }
-    yield RawDoc(
-        id=doc_id(SOURCE, note_id),
-        source=SOURCE,
-        subset=origin.subset,
+    yield new_doc(
+        SOURCE,
+        origin,
+        doc_id(SOURCE, note_id),
         url=get_str(note, "note_url", required=False)
         or f"https://www.xiaohongshu.com/explore/{note_id}",
         title=title,
-        question="",
-        body="",
         answer=desc,
         meta=meta,
-        fetched_at=_time(note.get("last_modify_ts")) or origin.fetched_at,
-        origin_file=origin.file,
-        origin_offset=origin.offset,
-        signals={},
-        lineage=[],
+        fetched_at=_time(note.get("last_modify_ts")),
     )
-
-
-def _count(obj: Mapping[str, Any], key: str) -> str:
-    value = obj.get(key)
-    return "" if value in (None, "") else str(parse_count(value, key))
-
-
-def _tags(value: Any) -> list[str]:
-    """Tags as "a,b" (flat crawlers), ["a", "b"] or [{"name": "a"}] (note cards)."""
-    if value in (None, ""):
-        return []
-    if isinstance(value, str):
-        items: list[Any] = value.replace("，", ",").split(",")
-    elif isinstance(value, list):
-        items = value
-    else:
-        raise ValueError(f"field 'tag_list' must be a string or a list, got {type(value).__name__}")
-    tags: list[str] = []
-    for item in items:
-        name = item.get("name", "") if isinstance(item, Mapping) else item
-        if not isinstance(name, str):
-            raise ValueError("field 'tag_list' must hold tag names")
-        name = name.strip().strip("#").strip()
-        if name and name not in tags:
-            tags.append(name)
-    return tags
 
 
 def _time(value: Any) -> str:

@@ -57,8 +57,12 @@ from beam_cqia.records import RawDoc
 from beam_cqia.sources.base import (
     Origin,
     Reject,
+    first_count,
+    get_list,
     get_str,
     get_str_list,
+    id_order,
+    new_doc,
     parse_count,
     py_list_repr,
 )
@@ -159,11 +163,7 @@ def _thread(thread: Mapping[str, Any], origin: Origin) -> Iterator[RawDoc]:
     detail = get_str(thread, "detail", required=False).strip()
     topics = get_str_list(thread, "topics")
     url = get_str(thread, "url", required=False) or f"https://www.zhihu.com/question/{qid}"
-    answers = thread.get("answers")
-    if answers is None:
-        raise ValueError("missing field 'answers'")
-    if not isinstance(answers, list):
-        raise ValueError("field 'answers' must be a list")
+    answers = get_list(thread, "answers", required=True)
     if not answers:
         raise Reject("no_answers", f"question {qid} has no answers")
 
@@ -175,7 +175,7 @@ def _thread(thread: Mapping[str, Any], origin: Origin) -> Iterator[RawDoc]:
         parsed.append((answer, get_str(answer, "answer_id"), votes))
     # Rank by votes, ties by answer id (numerically when numeric): the same thread always gives
     # the same ranks.
-    ranked = sorted(parsed, key=lambda a: (-a[2], _id_order(a[1])))
+    ranked = sorted(parsed, key=lambda a: (-a[2], id_order(a[1])))
     rank_of = {aid: rank for rank, (_, aid, _) in enumerate(ranked, start=1)}
 
     question = f"{title}\n{detail}" if detail else title
@@ -192,28 +192,17 @@ def _thread(thread: Mapping[str, Any], origin: Origin) -> Iterator[RawDoc]:
             "author": get_str(answer, "author", required=False),
             "created": get_str(answer, "created_time", required=False),
         }
-        yield RawDoc(
-            id=doc_id(SOURCE, aid),
-            source=SOURCE,
-            subset=origin.subset,
+        yield new_doc(
+            SOURCE,
+            origin,
+            doc_id(SOURCE, aid),
             url=f"{url.rstrip('/')}/answer/{aid}",
             title=title,
             question=question,
-            body="",
             answer=_markdown(content) if _HTML_TAG.search(content) else content,
             meta=meta,
-            fetched_at=get_str(thread, "fetched_at", required=False) or origin.fetched_at,
-            origin_file=origin.file,
-            origin_offset=origin.offset,
-            signals={},
-            lineage=[],
+            fetched_at=get_str(thread, "fetched_at", required=False),
         )
-
-
-def _id_order(answer_id: str) -> tuple[int, int, str]:
-    if answer_id.isdigit():
-        return (0, int(answer_id), answer_id)
-    return (1, 0, answer_id)
 
 
 # ---------------------------------------------------------------- API objects
@@ -282,28 +271,22 @@ def _answer(answer: Mapping[str, Any], origin: Origin, highlighted: bool) -> Raw
         "votes": str(parse_count(answer.get("voteup_count", 0), "voteup_count")),
         "comments": str(parse_count(answer.get("comment_count", 0), "comment_count")),
         "favorites": "" if favorites in ("", None) else str(parse_count(favorites, "favorites")),
-        "thanks": _count_or_empty(answer, "thanks_count"),
+        "thanks": first_count(answer, "thanks_count"),
         "author": _plain(get_str(author, "name", required=False)),
         "author_badge": get_str(badge, "title", required=False),
         "created": _time(answer.get("created_time")),
         "updated": _time(answer.get("updated_time")),
     }
     url = f"https://www.zhihu.com/question/{qid}/answer/{aid}" if qid else ""
-    return RawDoc(
-        id=doc_id(SOURCE, aid),
-        source=SOURCE,
-        subset=origin.subset,
+    return new_doc(
+        SOURCE,
+        origin,
+        doc_id(SOURCE, aid),
         url=url or f"https://www.zhihu.com/answer/{aid}",
         title=title,
         question=f"{title}\n{detail}" if detail else title,
-        body="",
         answer=text,
         meta=meta,
-        fetched_at=origin.fetched_at,
-        origin_file=origin.file,
-        origin_offset=origin.offset,
-        signals={},
-        lineage=[],
     )
 
 
@@ -329,11 +312,6 @@ def _card_content_type(card: Mapping[str, Any]) -> str:
 
 def _type_name(obj: Mapping[str, Any]) -> str:
     return repr(obj.get("type") or "unknown")
-
-
-def _count_or_empty(obj: Mapping[str, Any], key: str) -> str:
-    value = obj.get(key)
-    return "" if value in ("", None) else str(parse_count(value, key))
 
 
 # ---------------------------------------------------------------- answer pages (HTML)
@@ -396,21 +374,16 @@ def _page(page: Mapping[str, Any], origin: Origin) -> RawDoc:
     }
     if not url and aid:
         url = f"https://www.zhihu.com/question/{qid}/answer/{aid}" if qid else ""
-    return RawDoc(
-        id=doc_id(SOURCE, aid) if aid else content_id(SOURCE, title, text),
-        source=SOURCE,
-        subset=origin.subset,
+    return new_doc(
+        SOURCE,
+        origin,
+        doc_id(SOURCE, aid) if aid else content_id(SOURCE, title, text),
         url=url,
         title=title,
         question=f"{title}\n{detail}" if detail else title,
-        body="",
         answer=text,
         meta=meta,
-        fetched_at=_time(page.get("date")) or origin.fetched_at,
-        origin_file=origin.file,
-        origin_offset=origin.offset,
-        signals={},
-        lineage=[],
+        fetched_at=_time(page.get("date")),
     )
 
 
