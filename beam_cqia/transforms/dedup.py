@@ -8,8 +8,8 @@ from apache_beam.metrics import Metrics
 from apache_beam.utils import shared
 
 from beam_cqia.text import dedupkey
-from beam_cqia.text.signals import numeric_meta, text_fields_of
-from beam_cqia.transforms import _models
+from beam_cqia.text.signals import text_fields_of
+from beam_cqia.transforms import _keep, _models
 from beam_cqia.transforms._stage import (
     ERRORS,
     GOOD,
@@ -25,7 +25,6 @@ from beam_cqia.transforms._stage import (
     replace_fields,
 )
 
-KEEP_RULES = ("longest", "smallest_id", "most_votes")
 _UNKEYED = "unkeyed"
 
 
@@ -51,19 +50,8 @@ class _KeyFn(beam.DoFn):
             yield key, record
 
 
-def _sort_key(keep: str, fields: list[str]) -> Any:
-    def length(record: Any) -> int:
-        return sum(len(getattr(record, f) or "") for f in (fields or text_fields_of(record)))
-
-    if keep == "smallest_id":
-        return lambda r: (r.id,)
-    if keep == "most_votes":
-        return lambda r: (-(numeric_meta(r.meta, "votes") or 0.0), -length(r), r.id)
-    return lambda r: (-length(r), r.id)
-
-
 class _PickFn(beam.DoFn):
-    def __init__(self, stage: str, kind: str, keep: str, fields: list[str]):
+    def __init__(self, stage: str, kind: str, keep: tuple[str, ...], fields: list[str]):
         self._stage, self._keep, self._fields = stage, keep, fields
         self._passed = Metrics.counter(namespace(kind), "passed")
         self._dups = Metrics.counter(namespace(kind), "filtered:duplicate")
@@ -87,7 +75,7 @@ class _PickFn(beam.DoFn):
             yield output
 
     def _pick(self, key: str, members: list[Any]) -> Any:
-        members = sorted(members, key=_sort_key(self._keep, self._fields))
+        members = sorted(members, key=_keep.sort_key(self._keep, self._fields))
         keeper = members[0]
         changes: dict[str, Any] = {}
         if hasattr(keeper, "signals"):
@@ -125,9 +113,11 @@ class DedupExact(beam.PTransform):
         fields: the fields to compare, e.g. ``[answer, body]`` (output only) or
             ``[question, answer]``; by default every text field of the record type.
         opencc: OpenCC configuration applied before comparing, or null to compare scripts as is.
-        keep: which record of a group survives: ``longest`` (most characters in the compared
-            fields, then smallest id), ``smallest_id``, or ``most_votes`` (meta ``votes``, then
-            longest, then smallest id).
+        keep: which record of a group survives: a criterion or a list applied in order, the
+            smallest id breaking the last tie: ``longest``/``shortest`` (characters in the
+            compared fields, or ``longest:<field>``), ``max:<signal>``/``min:<signal>`` (a stored
+            quality signal), ``max:meta.<key>`` (e.g. ``max:meta.votes``), ``most_votes``,
+            ``smallest_id``. Default: longest, then smallest id.
         error_handling: Beam YAML error handling, e.g. ``{"output": "errors"}``.
     """
 
@@ -135,18 +125,16 @@ class DedupExact(beam.PTransform):
         self,
         fields: list[str] | None = None,
         opencc: str | None = "t2s",
-        keep: str = "longest",
+        keep: str | list[str] = "longest",
         error_handling: Mapping[str, Any] | None = None,
     ):
         super().__init__()
         check_field_names(fields)
         _models.check_opencc_config(opencc)
-        if keep not in KEEP_RULES:
-            raise ValueError(f"unknown keep rule {keep!r}; use one of {list(KEEP_RULES)}")
         check_error_handling(error_handling)
         self._fields = list(fields or [])
         self._opencc = opencc
-        self._keep = keep
+        self._keep = _keep.parse_keep(keep)
         self._error_handling = error_handling
 
     def expand(self, inputs: Any) -> Any:

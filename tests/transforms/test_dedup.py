@@ -100,10 +100,57 @@ def test_dedup_on_cqia_records_sets_cluster_id():
     ("kwargs", "message"),
     [
         ({"fields": []}, "fields must be a non-empty list"),
-        ({"keep": "newest"}, "unknown keep rule 'newest'"),
+        ({"keep": "newest"}, "unknown keep criterion 'newest'"),
         ({"opencc": "t2x"}, "unsupported opencc config"),
     ],
 )
 def test_bad_config_fails_at_construction(kwargs, message):
     with pytest.raises(ValueError, match=message):
         DedupExact(**kwargs)
+
+
+def test_keep_criteria_apply_in_order_and_missing_signals_rank_last():
+    docs = {
+        "a": raw_doc("k1", answer="同一个回答。", signals={"quality": 0.9}, meta={"votes": "1"}),
+        "b": raw_doc("k2", answer="同一个回答。。", signals={"quality": 0.9}, meta={"votes": "50"}),
+        "c": raw_doc("k3", answer="同一个回答!", meta={"votes": "99"}),  # no quality signal
+    }
+    names = {d.id: k for k, d in docs.items()}
+    cases = {
+        ("max:quality", "max:meta.votes"): "b",
+        ("max:quality", "min:meta.votes"): "a",
+        ("max:meta.votes",): "c",
+        ("min:quality",): "a" if docs["a"].id < docs["b"].id else "b",
+    }
+    p = new_pipeline()
+    source = p | beam.Create(list(docs.values())).with_output_types(RawDoc)
+    for i, (keep, winner) in enumerate(cases.items()):
+        kept = source | f"Dedup{i}" >> DedupExact(fields=["answer"], keep=list(keep))
+        assert_that(
+            kept | f"Name{i}" >> beam.Map(lambda d: names[d.id]), equal_to([winner]), label=f"k{i}"
+        )
+    p.run().wait_until_finish()
+
+
+@pytest.mark.parametrize("keep", [[], ["max:"], ["newest"], "longest:"])
+def test_keep_rule_errors(keep):
+    with pytest.raises(ValueError, match="keep"):
+        DedupExact(keep=keep)
+
+
+def test_question_level_dedup_keeps_one_answer_per_question():
+    question = "怎样才能早睡早起？"
+    docs = [
+        raw_doc("q1", question=question, answer="固定起床时间。", meta={"votes": "120"}),
+        raw_doc("q2", question="怎样才能早睡早起?", answer="睡前别看手机。", meta={"votes": "30"}),
+        raw_doc("q3", question="怎樣才能早睡早起", answer="白天多运动。", meta={"votes": "300"}),
+        raw_doc("q4", question="为什么天空是蓝色的？", answer="瑞利散射。", meta={"votes": "5"}),
+    ]
+    p, kept, side = _run(docs, fields=["question"], keep="most_votes")
+    assert_that(kept | beam.Map(lambda d: d.answer), equal_to(["白天多运动。", "瑞利散射。"]))
+    assert_that(
+        side.rejected | beam.Map(lambda r: (r.reason, r.kept_id)),
+        equal_to([("duplicate", docs[2].id), ("duplicate", docs[2].id)]),
+        label="rejected",
+    )
+    p.run().wait_until_finish()
