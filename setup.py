@@ -45,6 +45,8 @@ setup(
         "markdownify>=1.2",
         "beautifulsoup4>=4.12",
         "lxml>=5.0",
+        "numpy>=1.24",
+        "rensa>=0.5",
     ],
     extras_require={
         "gcp": [f"apache-beam[gcp]=={BEAM}"],
@@ -56,6 +58,7 @@ setup(
             "hypothesis>=6.100",
             "ruff>=0.6",
             "pandas",
+            "datasketch>=2.0",
         ],
     },
     entry_points={"console_scripts": ["beam-cqia=beam_cqia.cli:main"]},

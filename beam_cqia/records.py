@@ -105,6 +105,7 @@ class Rejected(NamedTuple):
     reason: str  # machine-readable, also the counter name suffix (filtered:<reason>)
     detail: str  # human-readable explanation, e.g. "chars.answer=12 < 50"
     kept_id: str  # for duplicates, the id kept instead; "" otherwise
+    cluster_id: str  # for duplicates, the duplicate cluster; "" otherwise
     source: str
     subset: str
     record: str  # the full record as JSON, so nothing is lost

@@ -2,16 +2,20 @@
 kept in the pipeline's ledger (see ``_stage``) and written by ``WriteCqiaParquet``."""
 
 from beam_cqia.transforms._stage import StageOutputs, ledger_stages, stage_outputs
+from beam_cqia.transforms.decontam import Decontaminate, WriteDedupIndex
 from beam_cqia.transforms.dedup import DedupExact
 from beam_cqia.transforms.fetch import FetchUrls
 from beam_cqia.transforms.ingest import NormalizeText, ReadCrawl
+from beam_cqia.transforms.neardup import DedupMinHash
 from beam_cqia.transforms.quality import FilterByScore, ScoreQuality
 from beam_cqia.transforms.rebuild import RebuildFromTemplate
 from beam_cqia.transforms.sinks import WriteCqiaParquet
 from beam_cqia.transforms.tagging import TagSchema
 
 __all__ = [
+    "Decontaminate",
     "DedupExact",
+    "DedupMinHash",
     "FetchUrls",
     "FilterByScore",
     "NormalizeText",
@@ -21,6 +25,7 @@ __all__ = [
     "StageOutputs",
     "TagSchema",
     "WriteCqiaParquet",
+    "WriteDedupIndex",
     "ledger_stages",
     "stage_outputs",
 ]

@@ -96,7 +96,12 @@ def replace_fields(record: Any, **changes: Any) -> Any:
 
 
 def rejected(
-    record: Any, stage: str, reason: str, detail: str = "", kept_id: str = ""
+    record: Any,
+    stage: str,
+    reason: str,
+    detail: str = "",
+    kept_id: str = "",
+    cluster_id: str = "",
 ) -> beam.pvalue.TaggedOutput:
     """Builds the tagged ``rejected`` output for ``record``."""
     rid = getattr(record, "id", "") or ""
@@ -110,6 +115,7 @@ def rejected(
             reason=reason,
             detail=detail,
             kept_id=kept_id,
+            cluster_id=cluster_id,
             source=getattr(record, "source", "") or "",
             subset=getattr(record, "subset", "") or "",
             record=record_json(record),

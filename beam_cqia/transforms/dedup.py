@@ -1,7 +1,7 @@
 """dedup: exact duplicates over a normalization that ignores width, punctuation, case and script."""
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -9,7 +9,7 @@ from apache_beam.utils import shared
 
 from beam_cqia.text import dedupkey
 from beam_cqia.text.signals import text_fields_of
-from beam_cqia.transforms import _keep, _models
+from beam_cqia.transforms import _keep, _models, dedup_index
 from beam_cqia.transforms._stage import (
     ERRORS,
     GOOD,
@@ -50,17 +50,40 @@ class _KeyFn(beam.DoFn):
             yield key, record
 
 
+class _IndexMark(NamedTuple):
+    """An indexed record's key in a group: the group's records were seen in an earlier run."""
+
+    id: str
+
+
 class _PickFn(beam.DoFn):
-    def __init__(self, stage: str, kind: str, keep: tuple[str, ...], fields: list[str]):
-        self._stage, self._keep, self._fields = stage, keep, fields
-        self._passed = Metrics.counter(namespace(kind), "passed")
-        self._dups = Metrics.counter(namespace(kind), "filtered:duplicate")
+    def __init__(
+        self, stage: str, kind: str, keep: tuple[str, ...], fields: list[str], index: bool
+    ):
+        self._stage, self._keep, self._fields, self._index = stage, keep, fields, index
+        self._ns = namespace(kind)
+        self._passed = Metrics.counter(self._ns, "passed")
 
     def process(self, group: tuple[str, Any]) -> Any:
-        key, records = group
-        members = list(records)
+        key, values = group
+        marks = sorted(v.id for v in values if isinstance(v, _IndexMark))
+        members = [v for v in values if not isinstance(v, _IndexMark)]
+        if not members:
+            return  # a key only the index has
         try:
-            outputs = list(self._pick(key, members))
+            if marks:
+                outputs = [
+                    rejected(
+                        r,
+                        self._stage,
+                        "duplicate_of_index",
+                        f"same normalized content as {marks[0]} in an index",
+                        kept_id=marks[0],
+                    )
+                    for r in members
+                ]
+            else:
+                outputs = list(self._pick(key, members))
         except Exception as exc:  # noqa: BLE001 - every member must leave as an error
             # One bad group must not turn N inputs into one dead letter: each member is one.
             info = (type(exc), repr(exc), [format_exception(exc)])
@@ -69,9 +92,11 @@ class _PickFn(beam.DoFn):
             return
         for output in outputs:
             if isinstance(output, beam.pvalue.TaggedOutput):
-                self._dups.inc()
+                Metrics.counter(self._ns, f"filtered:{output.value.reason}").inc()
             else:
                 self._passed.inc()
+                if self._index:
+                    yield beam.pvalue.TaggedOutput("index", {"key": key, "id": output.id})
             yield output
 
     def _pick(self, key: str, members: list[Any]) -> Any:
@@ -83,8 +108,9 @@ class _PickFn(beam.DoFn):
                 **(keeper.signals or {}),
                 "dedup.exact_group_size": float(len(members)),
             }
-        if hasattr(keeper, "cluster_id") and len(members) > 1:
-            changes["cluster_id"] = f"exact:{key}"
+        cluster = f"exact:{key}" if len(members) > 1 else ""
+        if hasattr(keeper, "cluster_id") and cluster:
+            changes["cluster_id"] = cluster
         if hasattr(keeper, "lineage"):
             note = f"{self._stage}:kept_of={len(members)}" if len(members) > 1 else self._stage
             changes["lineage"] = [*keeper.lineage, note]
@@ -94,8 +120,9 @@ class _PickFn(beam.DoFn):
                 dup,
                 self._stage,
                 "duplicate",
-                f"same normalized content as {keeper.id} (group of {len(members)}, key {key})",
+                f"same normalized content as {keeper.id} (group of {len(members)})",
                 kept_id=keeper.id,
+                cluster_id=cluster,
             )
 
 
@@ -105,9 +132,12 @@ class DedupExact(beam.PTransform):
 
     Records whose fields hold no content at all pass through untouched (they are not duplicates of
     each other). In each group of duplicates one record is kept by the ``keep`` rule and the others
-    go to ``rejected`` with reason ``duplicate`` and the kept id; the kept record gets the signal
-    ``dedup.exact_group_size``. Outputs: kept records (main), rejected, errors. Counters in
-    ``beam_cqia.DedupExact``: ``seen``, ``passed``, ``filtered:duplicate``, ``errors``.
+    go to ``rejected`` with reason ``duplicate``, the cluster id and the kept id; the kept record
+    gets the signal ``dedup.exact_group_size``. With ``index_out`` the kept keys are written as
+    an index; with ``against``, records whose key an index holds are rejected
+    (``duplicate_of_index``): a new crawl deduplicated against everything released before.
+    Outputs: kept records (main), rejected, errors. Counters in ``beam_cqia.DedupExact``:
+    ``seen``, ``passed``, ``filtered:duplicate``, ``filtered:duplicate_of_index``, ``errors``.
 
     Args:
         fields: the fields to compare, e.g. ``[answer, body]`` (output only) or
@@ -126,6 +156,8 @@ class DedupExact(beam.PTransform):
         fields: list[str] | None = None,
         opencc: str | None = "t2s",
         keep: str | list[str] = "longest",
+        index_out: str | None = None,
+        against: list[str] | None = None,
         error_handling: Mapping[str, Any] | None = None,
     ):
         super().__init__()
@@ -135,6 +167,9 @@ class DedupExact(beam.PTransform):
         self._fields = list(fields or [])
         self._opencc = opencc
         self._keep = _keep.parse_keep(keep)
+        self._params = dedup_index.exact_params(self._fields, opencc)
+        self._index_out = index_out
+        self._against = [dedup_index.check_index(p, "exact", self._params) for p in against or []]
         self._error_handling = error_handling
 
     def expand(self, inputs: Any) -> Any:
@@ -147,14 +182,26 @@ class DedupExact(beam.PTransform):
         ).with_outputs(_UNKEYED, main="keyed").with_exception_handling(
             main_tag="keyed", dead_letter_tag=ERRORS
         )
+        grouped_input = keyed["keyed"]
+        if self._against:
+            marks = [
+                dedup_index.read_rows(records.pipeline, path, f"Against{i}")
+                | f"Against{i}Marks" >> beam.Map(lambda r: (r["key"], _IndexMark(r["id"])))
+                for i, path in enumerate(self._against)
+            ]
+            grouped_input = [grouped_input, *marks] | "WithIndex" >> beam.Flatten()
         picked = (
-            keyed["keyed"]
+            grouped_input
             | "GroupByKey" >> beam.GroupByKey()
             | "Pick"
-            >> beam.ParDo(_PickFn(self.label, kind, self._keep, self._fields)).with_outputs(
-                REJECTED, ERRORS, main=GOOD
-            )
+            >> beam.ParDo(
+                _PickFn(self.label, kind, self._keep, self._fields, bool(self._index_out))
+            ).with_outputs(REJECTED, ERRORS, "index", main=GOOD)
         )
+        if self._index_out:
+            dedup_index.write_index(
+                picked["index"], self._index_out, "exact", self._params, "Index"
+            )
         good = (picked[GOOD], keyed[_UNKEYED]) | "Merge" >> beam.Flatten()
         good.element_type = element_type
         dead = (keyed[ERRORS], picked[ERRORS]) | "MergeErrors" >> beam.Flatten()

@@ -1,0 +1,307 @@
+"""Dedup indexes as stages: WriteDedupIndex builds one from any records; Decontaminate drops
+records that overlap a benchmark's items (C-Eval, CMMLU, GAOKAO-Bench, LogiQA...)."""
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import apache_beam as beam
+import numpy as np
+import pyarrow.parquet as pq
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.utils import shared
+
+from beam_cqia.text import dedupkey, minhash
+from beam_cqia.text.signals import text_fields_of
+from beam_cqia.transforms import _models, dedup_index
+from beam_cqia.transforms._stage import (
+    ERRORS,
+    GOOD,
+    REJECTED,
+    check_error_handling,
+    check_field_names,
+    check_fields_exist,
+    finish_stage,
+    merge_inputs,
+    namespace,
+    rejected,
+)
+
+_OPTION_LABEL = re.compile(
+    r"^\s*(?:[A-Ha-h]|[（(][A-Ha-h][)）])\s*[.．、:：)）]?\s+|^\s*[A-Ha-h][.．、:：)）]\s*"
+)
+
+
+def item_hashes(text: str, ngram: int, t2s: Callable[[str], str] | None) -> np.ndarray:
+    """Distinct n-gram hashes of an exam-like text, line by line.
+
+    Each line (the stem, each option) is reduced like exact dedup reduces text, with a leading
+    option label ("A. ", "B、", "(C)") removed, and gives its own n-grams (a line shorter than
+    ``ngram`` is one shingle). No n-gram spans two lines, so reordered options, relabelled
+    options or an added preamble line change nothing in the item's other lines.
+    """
+    segments = [minhash.shingle_text(_OPTION_LABEL.sub("", line), t2s) for line in text.split("\n")]
+    sets = minhash.shingle_hash_sets([s for s in segments if s], ngram)
+    return np.unique(np.concatenate(sets)) if sets else np.empty(0, np.uint64)
+
+
+class _IndexRowsFn(beam.DoFn):
+    def __init__(self, kind: str, params: Mapping[str, Any], handle: shared.Shared):
+        self._kind, self._params, self._handle = kind, dict(params), handle
+
+    def setup(self) -> None:
+        self._t2s = _models.converter_or_none(self._handle, self._params["opencc"])
+        if self._kind == "minhash":
+            p = self._params
+            self._hasher = minhash.MinHasher(p["num_perm"], p["ngram"], p["seed"])
+
+    def process(self, record: Any) -> Any:
+        fields = self._params["fields"] or text_fields_of(record)
+        parts = [getattr(record, f) or "" for f in fields]
+        if self._kind == "exact":
+            key = dedupkey.dedup_key(parts, self._t2s)
+            if key:
+                yield {"key": key, "id": record.id}
+            return
+        if self._kind == "minhash":
+            text = minhash.shingle_text("\n".join(parts), self._t2s)
+            if text:
+                signature = self._hasher.signatures([text], normalized=True)[0]
+                yield {"id": record.id, "signature": signature.tobytes()}
+            return
+        hashes = item_hashes("\n".join(parts), self._params["ngram"], self._t2s)
+        for h in hashes:
+            yield {"hash": int(h), "item": record.id, "count": int(hashes.size)}
+
+
+class WriteDedupIndex(beam.PTransform):
+    """Writes records as a dedup index that DedupExact, DedupMinHash or Decontaminate can load.
+
+    Build one from a release to dedup the next crawl against it, or from benchmark sets
+    (``kind: ngram``) to decontaminate. Records without content are left out. Output: the path
+    of the index's ``_index.json``, written once every part file is in place.
+
+    Args:
+        path: the index directory (any Beam filesystem path).
+        kind: ``exact`` (normalized-content keys), ``minhash`` (signatures) or ``ngram``
+            (character n-gram hashes of each item, for overlap decontamination).
+        fields: the fields to index; by default every text field of the record type. For
+            benchmark questions, the question (stem and options).
+        ngram: characters per shingle (``minhash`` and ``ngram``).
+        num_perm: MinHash permutations (``minhash``).
+        seed: MinHash seed (``minhash``).
+        opencc: OpenCC configuration applied before hashing, or null; must equal the matching
+            stage's.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        kind: str,
+        fields: list[str] | None = None,
+        ngram: int = 8,
+        num_perm: int = 128,
+        seed: int = 1,
+        opencc: str | None = "t2s",
+    ):
+        super().__init__()
+        if not path:
+            raise ValueError("path must name the index directory")
+        if kind not in dedup_index.KINDS:
+            raise ValueError(f"kind must be one of {list(dedup_index.KINDS)}, got {kind!r}")
+        check_field_names(fields)
+        _models.check_opencc_config(opencc)
+        for name, value in (("ngram", ngram), ("num_perm", num_perm)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        fields = list(fields or [])
+        if kind == "exact":
+            self._params = dedup_index.exact_params(fields, opencc)
+        elif kind == "minhash":
+            # Bands are chosen by the matching stage; 1 x num_perm records the signature size.
+            self._params = dedup_index.minhash_params(
+                num_perm, ngram, seed, 1, num_perm, opencc, fields
+            )
+        else:
+            self._params = dedup_index.ngram_params(ngram, fields, opencc)
+        self._path, self._kind = path, kind
+
+    def expand(self, inputs: Any) -> beam.PCollection:
+        records = merge_inputs(inputs, self.label)
+        check_fields_exist(records, self._params["fields"])
+        rows = records | "IndexRows" >> beam.ParDo(
+            _IndexRowsFn(self._kind, self._params, shared.Shared())
+        )
+        return dedup_index.write_index(rows, self._path, self._kind, self._params, "Index")
+
+
+class _NgramIndex:
+    """A loaded n-gram index: hashes sorted with their item codes (weak-referenceable)."""
+
+    def __init__(self, paths: list[str], max_items_per_ngram: int):
+        hashes, items, counts = [], [], []
+        for path in paths:
+            meta = dedup_index.read_meta(path)
+            for name in meta["files"]:
+                with FileSystems.open(
+                    FileSystems.join(path, name), compression_type=CompressionTypes.UNCOMPRESSED
+                ) as fh:
+                    table = pq.read_table(fh)
+                hashes.append(table.column("hash").to_numpy())
+                items.append(np.asarray(table.column("item").to_pylist(), dtype=object))
+                counts.append(table.column("count").to_numpy())
+        hash_all = np.concatenate(hashes) if hashes else np.empty(0, np.uint64)
+        item_all = np.concatenate(items) if items else np.empty(0, object)
+        count_all = np.concatenate(counts) if counts else np.empty(0, np.int64)
+        self.names, codes = np.unique(item_all, return_inverse=True)
+        self.totals = np.zeros(self.names.size, np.int64)
+        self.totals[codes] = count_all
+        # An n-gram shared by many items is boilerplate phrasing ("下列说法正确的是"): skipped.
+        _, inverse, per_hash = np.unique(hash_all, return_inverse=True, return_counts=True)
+        common = per_hash[inverse] > max_items_per_ngram
+        order = np.argsort(hash_all[~common], kind="stable")
+        self.hashes = hash_all[~common][order]
+        self.codes = codes[~common][order]
+
+    def best(self, query: np.ndarray) -> tuple[float, str]:
+        """The item whose n-grams the query covers most: (share of its n-grams, item)."""
+        if not query.size or not self.hashes.size:
+            return 0.0, ""
+        lo = np.searchsorted(self.hashes, query, "left")
+        hi = np.searchsorted(self.hashes, query, "right")
+        hit = hi > lo
+        if not hit.any():
+            return 0.0, ""
+        spans = [self.codes[a:b] for a, b in zip(lo[hit], hi[hit], strict=True)]
+        codes = np.concatenate(spans)
+        found = np.bincount(codes, minlength=self.names.size)
+        share = found / np.maximum(self.totals, 1)
+        best = int(np.argmax(share))
+        return float(share[best]), str(self.names[best])
+
+
+class _DecontaminateFn(beam.DoFn):
+    def __init__(
+        self,
+        stage: str,
+        kind: str,
+        handle: shared.Shared,
+        paths: list[str],
+        params: Mapping[str, Any],
+        min_overlap: float,
+        max_items: int,
+        fields: list[str],
+    ):
+        self._stage, self._handle, self._paths = stage, handle, paths
+        self._params, self._min, self._max_items = dict(params), min_overlap, max_items
+        self._fields = fields
+        ns = namespace(kind)
+        self._seen = Metrics.counter(ns, "seen")
+        self._passed = Metrics.counter(ns, "passed")
+        self._hit = Metrics.counter(ns, "filtered:contaminated")
+
+    def setup(self) -> None:
+        self._t2s = _models.converter_or_none(self._handle, self._params["opencc"])
+        paths, max_items = list(self._paths), self._max_items
+        self._index = self._handle.acquire(
+            lambda: _NgramIndex(paths, max_items), tag=f"ngram-index:{paths}:{max_items}"
+        )
+
+    def process(self, record: Any) -> Any:
+        self._seen.inc()
+        fields = self._fields or text_fields_of(record)
+        text = "\n".join(getattr(record, f) or "" for f in fields)
+        query = item_hashes(text, self._params["ngram"], self._t2s)
+        share, item = self._index.best(query)
+        if share >= self._min:
+            self._hit.inc()
+            yield rejected(
+                record,
+                self._stage,
+                "contaminated",
+                f"covers {share:.0%} of the {self._params['ngram']}-grams of benchmark item {item}",
+                kept_id=item,
+            )
+        else:
+            self._passed.inc()
+            yield record
+
+
+class Decontaminate(beam.PTransform):
+    """Drops records that contain a benchmark item (e.g. a CMMLU or GAOKAO question).
+
+    Exam questions reach training data with small changes: options reordered or relabelled, a
+    sentence added, punctuation or script changed. So the rule is containment, not similarity:
+    a record is contaminated when it covers at least ``min_overlap`` of some benchmark item's
+    distinct character n-grams, however much other text it has; n-grams are taken line by line
+    (stem, each option, option labels removed) after the exact-dedup normalization.
+    N-grams shared by more than ``max_items_per_ngram`` items are generic exam phrasing and are
+    ignored. The index is built with ``WriteDedupIndex(kind: ngram)`` and loaded once per worker.
+    Outputs: clean records (main), rejected (``contaminated``, with the benchmark item as the kept
+    id and the overlap in the detail), errors. Counters in ``beam_cqia.Decontaminate``: ``seen``,
+    ``passed``, ``filtered:contaminated``, ``errors``.
+
+    Args:
+        against: n-gram indexes of benchmark sets.
+        fields: the fields to check; by default every text field of the record type.
+        min_overlap: share of an item's n-grams a record must cover to be contaminated.
+        max_items_per_ngram: n-grams found in more items than this are ignored.
+        error_handling: Beam YAML error handling, e.g. ``{"output": "errors"}``.
+    """
+
+    def __init__(
+        self,
+        against: list[str],
+        fields: list[str] | None = None,
+        min_overlap: float = 0.5,
+        max_items_per_ngram: int = 20,
+        error_handling: Mapping[str, Any] | None = None,
+    ):
+        super().__init__()
+        if not isinstance(against, list) or not against:
+            raise ValueError("against must list at least one n-gram index")
+        check_field_names(fields)
+        if (
+            isinstance(min_overlap, bool)
+            or not isinstance(min_overlap, (int, float))
+            or not (0 < min_overlap <= 1)
+        ):
+            raise ValueError(f"min_overlap must be in (0, 1], got {min_overlap!r}")
+        check_error_handling(error_handling)
+        metas = [dedup_index.read_meta(p) for p in against]
+        for path, meta in zip(against, metas, strict=True):
+            if meta["kind"] != "ngram":
+                raise ValueError(f"{path} is a {meta['kind']} index; Decontaminate needs ngram")
+        params = metas[0]["params"]
+        for path in against[1:]:
+            dedup_index.check_index(path, "ngram", params)
+        self._params = params
+        self._paths = list(against)
+        self._fields = list(fields or [])
+        self._min, self._max_items = float(min_overlap), max_items_per_ngram
+        self._error_handling = error_handling
+
+    def expand(self, inputs: Any) -> Any:
+        records = merge_inputs(inputs, self.label)
+        check_fields_exist(records, self._fields)
+        results = records | "Check" >> beam.ParDo(
+            _DecontaminateFn(
+                self.label,
+                type(self).__name__,
+                shared.Shared(),
+                self._paths,
+                self._params,
+                self._min,
+                self._max_items,
+                self._fields,
+            )
+        ).with_outputs(REJECTED, main=GOOD).with_exception_handling(
+            main_tag=GOOD, dead_letter_tag=ERRORS
+        )
+        good = results[GOOD]
+        good.element_type = records.element_type
+        return finish_stage(
+            self, records, good, results[REJECTED], results[ERRORS], self._error_handling
+        )

@@ -1,0 +1,393 @@
+"""Near-duplicate removal: character n-gram MinHash, LSH banding, connected components in Beam.
+
+Shape of the graph (every step is ordinary Beam and scales with the data):
+
+1. ``Normalize``: each record's compared fields reduced as exact dedup reduces them (width,
+   punctuation, whitespace, case, script); per record, with errors caught.
+2. ``Sign``: batches of texts → MinHash signatures (vectorized, ``beam_cqia.text.minhash``) →
+   one (band, key) per LSH band.
+3. ``Buckets``: GroupByKey on (band, key); each bucket links its members to its smallest id
+   (a star has the same connected components as the clique, with k-1 edges instead of k²/2).
+   With ``verify``, candidate pairs are checked by exact Jaccard of their shingle sets first.
+4. ``ConnectedComponents``: iterated large-star/small-star, never all edges on one worker.
+5. ``Clusters``: records joined with their component label; each component keeps one record by
+   the keep rule, the others go to ``rejected`` with the cluster id and the kept id.
+"""
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.metrics import Metrics
+from apache_beam.utils import shared
+
+from beam_cqia.text import minhash
+from beam_cqia.text.signals import text_fields_of
+from beam_cqia.transforms import _keep, _models, dedup_index
+from beam_cqia.transforms._stage import (
+    ERRORS,
+    GOOD,
+    REJECTED,
+    check_error_handling,
+    check_field_names,
+    check_fields_exist,
+    finish_stage,
+    format_exception,
+    merge_inputs,
+    namespace,
+    rejected,
+    replace_fields,
+)
+from beam_cqia.transforms.components import ConnectedComponents
+
+_EMPTY = "empty"
+
+
+class _NormalizeFn(beam.DoFn):
+    """(id, shingle text, record); records without content go straight to the output."""
+
+    def __init__(self, kind: str, handle: shared.Shared, opencc: str | None, fields: list[str]):
+        self._handle, self._opencc, self._fields = handle, opencc, fields
+        self._seen = Metrics.counter(namespace(kind), "seen")
+        self._passed = Metrics.counter(namespace(kind), "passed")
+
+    def setup(self) -> None:
+        self._t2s = _models.converter_or_none(self._handle, self._opencc)
+
+    def process(self, record: Any) -> Any:
+        self._seen.inc()
+        fields = self._fields or text_fields_of(record)
+        parts = [getattr(record, f) or "" for f in fields]
+        text = minhash.shingle_text("\n".join(parts), self._t2s)
+        if not text:
+            self._passed.inc()  # nothing to compare: not a duplicate of anything
+            yield beam.pvalue.TaggedOutput(_EMPTY, record)
+        else:
+            yield record.id, text, record
+
+
+class _SignFn(beam.DoFn):
+    """Batches of (id, text) → band keys, and signatures when an index needs them."""
+
+    def __init__(self, params: Mapping[str, Any], keep_sigs: bool):
+        self._params, self._keep_sigs = dict(params), keep_sigs
+        self._bands, self._rows = params["bands"], params["rows"]
+
+    def setup(self) -> None:
+        p = self._params
+        self._hasher = minhash.MinHasher(p["num_perm"], p["ngram"], p["seed"])
+        if self._hasher.scheme != p["scheme"]:
+            # A worker without rensa (or another version) would make signatures that do not
+            # match those of the launcher's environment or of an index.
+            raise RuntimeError(
+                f"this worker computes {self._hasher.scheme}, the pipeline was built for "
+                f"{p['scheme']}: install the same beam-cqia dependencies on workers"
+            )
+
+    def process(self, batch: list[tuple[str, str]]) -> Any:
+        ids = [i for i, _ in batch]
+        sigs = self._hasher.signatures([t for _, t in batch], normalized=True)
+        keys = minhash.band_keys(sigs, self._bands, self._rows).view(np.int64)  # signed for Beam
+        for row, doc_id in enumerate(ids):
+            for band in range(self._bands):
+                yield (band, int(keys[row, band])), doc_id
+            if self._keep_sigs:
+                yield beam.pvalue.TaggedOutput("sigs", (doc_id, sigs[row].tobytes()))
+
+
+def _bucket_edges(bucket: tuple[Any, Iterable[str]], pairs_up_to: int) -> Any:
+    """Edges of one LSH bucket: a star from its smallest id, or all pairs for verification."""
+    _, members = bucket
+    ids = sorted(set(members))
+    if len(ids) < 2:
+        return
+    if len(ids) <= pairs_up_to:
+        for i, a in enumerate(ids):
+            for b in ids[i + 1 :]:
+                yield a, b
+    else:
+        for b in ids[1:]:
+            yield ids[0], b
+
+
+class _AttachLeftFn(beam.DoFn):
+    def process(self, joined: tuple[str, Mapping[str, list]]) -> Any:
+        a, groups = joined
+        texts = groups["text"]
+        if texts:
+            for b in groups["pair"]:
+                yield b, (a, texts[0])
+
+
+class _VerifyFn(beam.DoFn):
+    def __init__(self, kind: str, threshold: float, ngram: int):
+        self._threshold, self._ngram = threshold, ngram
+        self._checked = Metrics.counter(namespace(kind), "pairs_checked")
+        self._confirmed = Metrics.counter(namespace(kind), "pairs_confirmed")
+
+    def process(self, joined: tuple[str, Mapping[str, list]]) -> Any:
+        b, groups = joined
+        if not groups["text"]:
+            return
+        text_b = groups["text"][0]
+        for a, text_a in groups["left"]:
+            self._checked.inc()
+            if minhash.jaccard(text_a, text_b, self._ngram) >= self._threshold:
+                self._confirmed.inc()
+                yield a, b
+
+
+class _PickFn(beam.DoFn):
+    """One component: keep one record by the keep rule, reject the others with the kept id."""
+
+    def __init__(self, stage: str, kind: str, keep: tuple[str, ...], fields: list[str]):
+        self._stage, self._keep, self._fields = stage, keep, fields
+        self._passed = Metrics.counter(namespace(kind), "passed")
+        self._dups = Metrics.counter(namespace(kind), "filtered:near_duplicate")
+
+    def process(self, component: tuple[str, Iterable[Any]]) -> Any:
+        label, records = component
+        members = list(records)
+        try:
+            outputs = list(self._pick(label, members))
+        except Exception as exc:  # noqa: BLE001 - every member must leave as an error
+            info = (type(exc), repr(exc), [format_exception(exc)])
+            for record in members:
+                yield beam.pvalue.TaggedOutput(ERRORS, (record, info))
+            return
+        for output in outputs:
+            if isinstance(output, beam.pvalue.TaggedOutput):
+                self._dups.inc()
+            else:
+                self._passed.inc()
+            yield output
+
+    def _pick(self, label: str, members: list[Any]) -> Any:
+        members = sorted(members, key=_keep.sort_key(self._keep, self._fields))
+        keeper = members[0]
+        cluster = f"minhash:{label}"
+        changes: dict[str, Any] = {}
+        if hasattr(keeper, "signals"):
+            changes["signals"] = {
+                **(keeper.signals or {}),
+                "dedup.near_cluster_size": float(len(members)),
+            }
+        if hasattr(keeper, "cluster_id"):
+            changes["cluster_id"] = cluster
+        if hasattr(keeper, "lineage"):
+            changes["lineage"] = [*keeper.lineage, f"{self._stage}:kept_of={len(members)}"]
+        yield replace_fields(keeper, **changes)
+        for dup in members[1:]:
+            yield rejected(
+                dup,
+                self._stage,
+                "near_duplicate",
+                f"near duplicate of {keeper.id} (cluster of {len(members)})",
+                kept_id=keeper.id,
+                cluster_id=cluster,
+            )
+
+
+class _RouteFn(beam.DoFn):
+    """Records matched to an index are rejected; records in a component go to it; the others
+    are not duplicates of anything."""
+
+    def __init__(self, stage: str, kind: str):
+        self._stage = stage
+        self._passed = Metrics.counter(namespace(kind), "passed")
+        self._of_index = Metrics.counter(namespace(kind), "filtered:near_duplicate_of_index")
+
+    def process(self, joined: tuple[str, Mapping[str, list]]) -> Any:
+        _, groups = joined
+        labels, indexed = groups["label"], groups.get("indexed") or []
+        for record in groups["record"]:
+            if indexed:
+                similarity, old_id = indexed[0]
+                self._of_index.inc()
+                yield rejected(
+                    record,
+                    self._stage,
+                    "near_duplicate_of_index",
+                    f"similar ({similarity:.2f}) to {old_id} in an index",
+                    kept_id=old_id,
+                )
+            elif labels:
+                yield beam.pvalue.TaggedOutput("clustered", (labels[0], record))
+            else:
+                self._passed.inc()
+                yield record
+
+
+class DedupMinHash(beam.PTransform):
+    """Removes near duplicates with character n-gram MinHash and LSH, clustering in Beam.
+
+    Texts are compared after the normalization exact dedup uses (width, punctuation, whitespace,
+    case and, with ``opencc``, script differences do not count), as sets of character n-grams; a
+    text shorter than ``ngram`` is one shingle, so distinct short texts are never merged and
+    identical ones always are. Signatures are computed on batches with vectorized code. LSH bands
+    and rows are derived from ``threshold`` by minimizing the weighted false-positive and
+    false-negative probabilities (or given). Candidates from shared buckets are optionally
+    verified by exact Jaccard. Duplicate clusters are the connected components of the candidate
+    graph, computed inside Beam (iterated large-star/small-star with an exact fallback), so no
+    worker holds all edges. Each cluster keeps one record by the ``keep`` rule; the others go to
+    ``rejected`` with reason ``near_duplicate``, the cluster id and the kept id. Kept records of
+    clusters get the signal ``dedup.near_cluster_size``. Records with no content pass untouched.
+
+    With ``index_out`` the kept records' signatures are written as an index a later run can load
+    with ``against``: records similar to an indexed one go to ``rejected`` with reason
+    ``near_duplicate_of_index`` (dedup of a new crawl against everything released before).
+
+    Outputs: kept records (main), rejected, errors. Counters in ``beam_cqia.DedupMinHash``:
+    ``seen``, ``passed``, ``filtered:near_duplicate``, ``filtered:near_duplicate_of_index``,
+    ``errors``, ``pairs_checked`` and ``pairs_confirmed`` (with ``verify``).
+
+    Args:
+        fields: the fields to compare (joined); by default every text field of the record type.
+        threshold: the Jaccard similarity at which two records are duplicates.
+        ngram: characters per shingle.
+        num_perm: MinHash permutations.
+        bands: LSH bands; with ``rows``, overrides the choice derived from ``threshold``.
+        rows: LSH rows per band.
+        fp_weight: weight of false positives when choosing bands and rows.
+        fn_weight: weight of false negatives when choosing bands and rows.
+        seed: MinHash seed (indexes are only comparable with the same seed and parameters).
+        opencc: OpenCC configuration applied before shingling, or null.
+        verify: check candidate pairs by exact Jaccard before linking them.
+        verify_pairs_up_to: buckets up to this size are verified pair by pair; larger buckets
+            are linked as a star from their smallest id (documented trade-off: a huge bucket is
+            almost always copies of one text).
+        keep: which record of a cluster survives (see DedupExact's ``keep``).
+        max_rounds: large-star/small-star rounds unrolled before the exact fallback.
+        batch_size: texts per signature batch.
+        index_out: write the kept records' signatures here as a dedup index.
+        against: dedup indexes (written by ``index_out``) to drop matches of.
+        error_handling: Beam YAML error handling, e.g. ``{"output": "errors"}``.
+    """
+
+    def __init__(
+        self,
+        fields: list[str] | None = None,
+        threshold: float = 0.8,
+        ngram: int = 5,
+        num_perm: int = 128,
+        bands: int | None = None,
+        rows: int | None = None,
+        fp_weight: float = 0.5,
+        fn_weight: float = 0.5,
+        seed: int = 1,
+        opencc: str | None = "t2s",
+        verify: bool = False,
+        verify_pairs_up_to: int = 64,
+        keep: str | list[str] = "longest",
+        max_rounds: int = 12,
+        batch_size: int = 256,
+        index_out: str | None = None,
+        against: list[str] | None = None,
+        error_handling: Mapping[str, Any] | None = None,
+    ):
+        super().__init__()
+        check_field_names(fields)
+        if (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, (int, float))
+            or not (0 < threshold <= 1)
+        ):
+            raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
+        for name, value, low in (
+            ("ngram", ngram, 1),
+            ("num_perm", num_perm, 2),
+            ("max_rounds", max_rounds, 1),
+            ("batch_size", batch_size, 1),
+            ("verify_pairs_up_to", verify_pairs_up_to, 2),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if (bands is None) != (rows is None):
+            raise ValueError("give both bands and rows, or neither")
+        if bands is None:
+            bands, rows = minhash.optimal_bands(float(threshold), num_perm, fp_weight, fn_weight)
+        elif bands < 1 or rows < 1 or bands * rows > num_perm:
+            raise ValueError(f"bands x rows must be at most num_perm={num_perm}")
+        _models.check_opencc_config(opencc)
+        check_error_handling(error_handling)
+        self._fields = list(fields or [])
+        self._threshold = float(threshold)
+        self._ngram, self._num_perm, self._seed = ngram, num_perm, seed
+        self._bands, self._rows = bands, rows
+        self._opencc = opencc
+        self._verify, self._pairs_up_to = verify, verify_pairs_up_to
+        self._keep = _keep.parse_keep(keep)
+        self._max_rounds, self._batch = max_rounds, batch_size
+        self._index_out = index_out
+        self._params = dedup_index.minhash_params(
+            num_perm, ngram, seed, bands, rows, opencc, self._fields
+        )
+        self._against = [dedup_index.check_index(p, "minhash", self._params) for p in against or []]
+        self._error_handling = error_handling
+
+    def expand(self, inputs: Any) -> Any:
+        records = merge_inputs(inputs, self.label)
+        check_fields_exist(records, self._fields)
+        kind = type(self).__name__
+        element_type = records.element_type
+        normalized = records | "Normalize" >> beam.ParDo(
+            _NormalizeFn(kind, shared.Shared(), self._opencc, self._fields)
+        ).with_outputs(_EMPTY, main="texts").with_exception_handling(
+            main_tag="texts", dead_letter_tag=ERRORS
+        )
+        texts = normalized["texts"] | "IdText" >> beam.Map(lambda t: (t[0], t[1]))
+        by_id = normalized["texts"] | "IdRecord" >> beam.Map(lambda t: (t[0], t[2]))
+        keep_sigs = bool(self._index_out or self._against)
+        signed = (
+            texts
+            | "Batch" >> beam.BatchElements(min_batch_size=8, max_batch_size=self._batch)
+            | "Sign"
+            >> beam.ParDo(_SignFn(self._params, keep_sigs)).with_outputs("sigs", main="bands")
+        )
+        pairs_up_to = self._pairs_up_to if self._verify else 1
+        edges = (
+            signed["bands"]
+            | "Buckets" >> beam.GroupByKey()
+            | "BucketEdges" >> beam.FlatMap(_bucket_edges, pairs_up_to)
+            | "DistinctEdges" >> beam.Distinct()
+        )
+        if self._verify:
+            left = {"pair": edges, "text": texts} | "JoinLeft" >> beam.CoGroupByKey()
+            attached = left | "AttachLeft" >> beam.ParDo(_AttachLeftFn())
+            edges = (
+                {"left": attached, "text": texts}
+                | "JoinRight" >> beam.CoGroupByKey()
+                | "Verify" >> beam.ParDo(_VerifyFn(kind, self._threshold, self._ngram))
+            )
+        labels = edges | "Components" >> ConnectedComponents(self._max_rounds)
+        to_join = {"record": by_id, "label": labels}
+        if self._against:
+            to_join["indexed"] = dedup_index.match_minhash(
+                signed["sigs"], self._against, self._params, self._threshold
+            )
+        routed = (
+            to_join
+            | "JoinLabels" >> beam.CoGroupByKey()
+            | "Route"
+            >> beam.ParDo(_RouteFn(self.label, kind)).with_outputs(
+                "clustered", REJECTED, main="single"
+            )
+        )
+        picked = (
+            routed["clustered"]
+            | "Clusters" >> beam.GroupByKey()
+            | "Pick"
+            >> beam.ParDo(_PickFn(self.label, kind, self._keep, self._fields)).with_outputs(
+                REJECTED, ERRORS, main=GOOD
+            )
+        )
+        kept = (picked[GOOD], routed["single"]) | "MergeKept" >> beam.Flatten()
+        kept.element_type = element_type
+        if self._index_out:
+            dedup_index.write_minhash_index(kept, signed["sigs"], self._index_out, self._params)
+        good = (kept, normalized[_EMPTY]) | "MergeGood" >> beam.Flatten()
+        good.element_type = element_type
+        rejects = (picked[REJECTED], routed[REJECTED]) | "MergeRejected" >> beam.Flatten()
+        dead = (normalized[ERRORS], picked[ERRORS]) | "MergeErrors" >> beam.Flatten()
+        return finish_stage(self, records, good, rejects, dead, self._error_handling)
