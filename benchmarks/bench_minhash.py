@@ -28,9 +28,12 @@ import sys
 import time
 from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from beam_cqia.text.minhash import MinHasher
 
 REPO = Path(__file__).resolve().parents[1]
 CORPORA = REPO.parent / "shared" / "corpora"
@@ -228,80 +231,75 @@ def versions() -> str:
     )
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--sample", type=int, default=2000, help="docs in the all-tools table")
-    args = parser.parse_args()
-    # One core: rensa's rayon pool is built on first use, after this.
-    for var in ("RAYON_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
-    import opencc
-
+def make_hashers() -> dict[str, "MinHasher"]:
+    """Our two paths by name: the rensa kernel (when importable) and the numpy fallback."""
     import beam_cqia.text.minhash as mh
-    from beam_cqia.text.minhash import MinHasher, _shingle_set, shingle_text
-
-    try:
-        import datasketch
-    except ImportError:
-        datasketch = None
-    about = versions()
-    raw, source = load_texts()
-    t2s = opencc.OpenCC("t2s").convert
-    texts = [shingle_text(t, t2s) for t in raw]
-    rng = random.Random(1)
-    sample = rng.sample(texts, min(args.sample, len(texts)))
-
-    def mb(docs: list[str]) -> float:
-        return sum(len(t.encode()) for t in docs) / 1e6
+    from beam_cqia.text.minhash import MinHasher
 
     hashers = {"numpy fallback": MinHasher(NUM_PERM, NGRAM, SEED, backend="numpy")}
     if mh.rensa is not None:
         hashers = {"rensa kernel": MinHasher(NUM_PERM, NGRAM, SEED, backend="rensa"), **hashers}
+    return hashers
 
-    def ours(path: str, size: int) -> Signer:
-        hasher = hashers[path]
-        return batched(lambda docs: hasher.signatures(docs, normalized=True), size)
 
+def ours(hasher: "MinHasher", size: int) -> Signer:
+    """Our signatures of already reduced texts, ``size`` docs per call."""
+    return batched(lambda docs: hasher.signatures(docs, normalized=True), size)
+
+
+def signature_tools(hashers: dict[str, "MinHasher"], check: list[str]) -> dict[str, Signer]:
+    """Every signer of the comparison by its table label: ours (both paths, several docs per
+    call), the plain per-document numpy loop and datasketch (when installed).
+
+    Raises:
+        RuntimeError: the plain loop disagrees with our numpy backend on ``check``.
+    """
+    try:
+        import datasketch
+    except ImportError:
+        datasketch = None
     numpy_hasher = hashers["numpy fallback"]
     plain = plain_numpy_loop(numpy_hasher._a, numpy_hasher._b)
-    if not (plain(sample[:300]) == numpy_hasher.signatures(sample[:300], normalized=True)).all():
-        print("the plain loop disagrees with the numpy backend", file=sys.stderr)
-        return 1
+    if not (plain(check) == numpy_hasher.signatures(check, normalized=True)).all():
+        raise RuntimeError("the plain loop disagrees with the numpy backend")
     tools: dict[str, Signer] = {}
     if "rensa kernel" in hashers:
-        tools["ours, rensa kernel, 64 docs/call"] = ours("rensa kernel", 64)
-        tools["ours, rensa kernel, 512 docs/call"] = ours("rensa kernel", 512)
-        tools["ours, rensa kernel, 1 doc/call (a per-element Map)"] = ours("rensa kernel", 1)
-    tools["ours, numpy fallback, 512 docs/call"] = ours("numpy fallback", 512)
+        tools["ours, rensa kernel, 64 docs/call"] = ours(hashers["rensa kernel"], 64)
+        tools["ours, rensa kernel, 512 docs/call"] = ours(hashers["rensa kernel"], 512)
+        tools["ours, rensa kernel, 1 doc/call (a per-element Map)"] = ours(
+            hashers["rensa kernel"], 1
+        )
+    tools["ours, numpy fallback, 512 docs/call"] = ours(numpy_hasher, 512)
     tools["plain numpy loop, 1 doc at a time (no rensa)"] = plain
     if datasketch is not None:
         tools["datasketch `MinHash.update_batch` per doc"] = datasketch_update_batch
         tools["datasketch `MinHash.bulk`"] = datasketch_bulk
+    return tools
 
+
+def compare_tools(
+    sample: list[str], repeats: int, rng: random.Random, hashers: dict[str, "MinHasher"]
+) -> tuple[list[str], dict[str, tuple[float, float, float]]]:
+    """Times every signer of ``signature_tools`` on ``sample`` (reduced texts) and measures its
+    accuracy on edited copies (made with ``rng``).
+
+    Returns:
+        the Markdown lines of the comparison (explanation and table), and per tool
+        (CPU seconds per pass over ``sample``, CPU/wall, MAE).
+    """
+    from beam_cqia.text.minhash import _shingle_set
+
+    tools = signature_tools(hashers, sample[:300])
     alphabet = "".join(sorted({c for t in sample for c in t}))
     pairs = [(t, edit(rng, t, 0.05, alphabet)) for t in sample if len(t) >= 60][:300]
     shingles = [(_shingle_set(a, NGRAM), _shingle_set(b, NGRAM)) for a, b in pairs]
     exact = np.array([len(a & b) / len(a | b) for a, b in shingles])
     mae = {name: mean_abs_error(sign, pairs, exact) for name, sign in tools.items()}
 
-    timed = measure(tools, sample, args.repeats)
+    timed = measure(tools, sample, repeats)
     sample_mb = mb(sample)
     fastest = min(t for t, _ in timed.values())
     lines = [
-        "# MinHash signatures: speed per core",
-        "",
-        f"`python benchmarks/bench_minhash.py --repeats {args.repeats} --sample {args.sample}`. "
-        f"{about}.",
-        "",
-        f"Corpus: {source}: {len(texts):,} docs, {mb(raw):.1f} MB raw, {mb(texts):.1f} MB after "
-        f"`shingle_text` with t2s (mean {mb(texts) * 1e6 / len(texts):,.0f} bytes, "
-        f"{statistics.mean(map(len, texts)):,.0f} characters per doc). 128 permutations, "
-        "character 5-grams, short texts one shingle. CPU time, median of the rounds; "
-        "MB = 10^6 bytes of reduced UTF-8 (the input of the signatures; reduction not timed).",
-        "",
-        f"## All tools on the same {len(sample):,} docs ({sample_mb:.2f} MB)",
-        "",
         f"Ratio: speed / fastest. MAE: mean |estimated - exact Jaccard| over {len(pairs)} pairs "
         "(a sampled doc of >= 60 characters and a copy with 5% of its characters edited; exact "
         f"Jaccard median {np.median(exact):.2f}).",
@@ -314,6 +312,58 @@ def main() -> int:
             f"| {name} | {sample_mb / t:,.1f} | {len(sample) / t:,.0f} | {fastest / t:.3f} "
             f"| {ratio:.2f} | {mae[name]:.4f} |"
         )
+    return lines, {name: (t, ratio, mae[name]) for name, (t, ratio) in timed.items()}
+
+
+def mb(docs: list[str]) -> float:
+    """Megabytes (10^6 bytes) of UTF-8."""
+    return sum(len(t.encode()) for t in docs) / 1e6
+
+
+def one_core() -> None:
+    """Keeps rensa (rayon) and BLAS on one thread: call before their first use."""
+    for var in ("RAYON_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--sample", type=int, default=2000, help="docs in the all-tools table")
+    args = parser.parse_args()
+    one_core()  # rensa's rayon pool is built on first use, after this
+    import opencc
+
+    from beam_cqia.text.minhash import shingle_text
+
+    about = versions()
+    raw, source = load_texts()
+    t2s = opencc.OpenCC("t2s").convert
+    texts = [shingle_text(t, t2s) for t in raw]
+    rng = random.Random(1)
+    sample = rng.sample(texts, min(args.sample, len(texts)))
+    hashers = make_hashers()
+    try:
+        table, _ = compare_tools(sample, args.repeats, rng, hashers)
+    except RuntimeError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    lines = [
+        "# MinHash signatures: speed per core",
+        "",
+        f"`python benchmarks/bench_minhash.py --repeats {args.repeats} --sample {args.sample}`. "
+        f"{about}.",
+        "",
+        f"Corpus: {source}: {len(texts):,} docs, {mb(raw):.1f} MB raw, {mb(texts):.1f} MB after "
+        f"`shingle_text` with t2s (mean {mb(texts) * 1e6 / len(texts):,.0f} bytes, "
+        f"{statistics.mean(map(len, texts)):,.0f} characters per doc). 128 permutations, "
+        "character 5-grams, short texts one shingle. CPU time, median of the rounds; "
+        "MB = 10^6 bytes of reduced UTF-8 (the input of the signatures; reduction not timed).",
+        "",
+        f"## All tools on the same {len(sample):,} docs ({mb(sample):.2f} MB)",
+        "",
+        *table,
+    ]
 
     lines += [
         "",
@@ -324,7 +374,9 @@ def main() -> int:
     ]
     joined = ["".join(texts[i : i + 3]) for i in range(0, len(texts), 3)]
     for label, docs in {"corpus as is": texts, "3 docs joined per doc": joined}.items():
-        runs = {(path, size): ours(path, size) for path in hashers for size in (64, 256, 512)}
+        runs = {
+            (path, size): ours(hashers[path], size) for path in hashers for size in (64, 256, 512)
+        }
         res = measure(runs, docs, max(3, args.repeats // 2 + 1))
         size_mb = mb(docs)
         for (path, size), (t, ratio) in res.items():

@@ -5,21 +5,25 @@ Shape of the graph (every step is ordinary Beam and scales with the data):
 1. ``Normalize``: each record's compared fields reduced as exact dedup reduces them (width,
    punctuation, whitespace, case, script); per record, with errors caught.
 2. ``Sign``: batches of texts → MinHash signatures (vectorized, ``beam_cqia.text.minhash``) →
-   one (band, key) per LSH band.
-3. ``Buckets``: GroupByKey on (band, key); each bucket links its members to its smallest id
-   (a star has the same connected components as the clique, with k-1 edges instead of k²/2).
+   one (band, key) entry per LSH band, packed per shard of the key space.
+3. ``Buckets``: GroupByKey on the shard, then the entries of a shard sorted by (band, key) give
+   its buckets; each bucket links its members to its smallest id (a star has the same connected
+   components as the clique, with k-1 edges instead of k²/2).
    With ``verify``, candidate pairs are checked by exact Jaccard of their shingle sets first.
 4. ``ConnectedComponents``: iterated large-star/small-star, never all edges on one worker.
-5. ``Clusters``: records joined with their component label; each component keeps one record by
-   the keep rule, the others go to ``rejected`` with the cluster id and the kept id.
+5. ``Clusters``: records joined with their component label (one GroupByKey by id); each
+   component keeps one record by the keep rule, the others go to ``rejected`` with the cluster id
+   and the kept id.
 """
 
+import pickle
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils import shared
 
 from beam_cqia.text import minhash
@@ -67,11 +71,26 @@ class _NormalizeFn(beam.DoFn):
             yield record.id, text, record
 
 
-class _SignFn(beam.DoFn):
-    """Batches of (id, text) → band keys, and signatures when an index needs them."""
+# LSH band entries are shuffled in packs: one element per (flush, shard) instead of one per
+# (record, band), so a shuffle's per-element cost is paid once per ~250 entries when a bundle
+# holds enough records (FnApiRunner: 9 M entries of 1 M records in 36 k elements; benchmarks/
+# results/dedup_scale.md). A bucket, i.e. a (band, key), always falls in the shard its key picks;
+# a shard holds about records x bands / _BUCKET_SHARDS entries (9,000 for a million records).
+_BUCKET_SHARDS = 1024
+_FLUSH_ENTRIES = 1 << 18  # band entries a signing DoFn holds before it emits them
 
-    def __init__(self, params: Mapping[str, Any], keep_sigs: bool):
-        self._params, self._keep_sigs = dict(params), keep_sigs
+
+class _SignFn(beam.DoFn):
+    """Batches of (id, text) → packs of band entries per shard, and signatures when an index
+    needs them.
+
+    With ``hold`` (default windowing) entries are held across the batches of a bundle and emitted
+    when ``_FLUSH_ENTRIES`` are reached and at the end of the bundle; otherwise each batch's
+    entries leave with the batch (and its window).
+    """
+
+    def __init__(self, params: Mapping[str, Any], keep_sigs: bool, hold: bool = True):
+        self._params, self._keep_sigs, self._hold = dict(params), keep_sigs, hold
         self._bands, self._rows = params["bands"], params["rows"]
 
     def setup(self) -> None:
@@ -85,15 +104,64 @@ class _SignFn(beam.DoFn):
                 f"{p['scheme']}: install the same beam-cqia dependencies on workers"
             )
 
+    def start_bundle(self) -> None:
+        self._ids: list[str] = []
+        self._keys: list[np.ndarray] = []
+
     def process(self, batch: list[tuple[str, str]]) -> Any:
         ids = [i for i, _ in batch]
         sigs = self._hasher.signatures([t for _, t in batch], normalized=True)
-        keys = minhash.band_keys(sigs, self._bands, self._rows).view(np.int64)  # signed for Beam
-        for row, doc_id in enumerate(ids):
-            for band in range(self._bands):
-                yield (band, int(keys[row, band])), doc_id
-            if self._keep_sigs:
+        self._ids += ids
+        self._keys.append(minhash.band_keys(sigs, self._bands, self._rows))
+        if self._keep_sigs:
+            for row, doc_id in enumerate(ids):
                 yield beam.pvalue.TaggedOutput("sigs", (doc_id, sigs[row].tobytes()))
+        if not self._hold or len(self._ids) * self._bands >= _FLUSH_ENTRIES:
+            yield from self._flush()
+
+    def finish_bundle(self) -> Any:
+        for pack in self._flush():
+            yield GlobalWindows.windowed_value_at_end_of_window(pack)
+
+    def _flush(self) -> Any:
+        """(shard, (ids, bands, keys)) for every shard that has entries; empties the buffer."""
+        if not self._ids:
+            return
+        ids, keys = self._ids, np.concatenate(self._keys).ravel()  # entry = row * bands + band
+        self._ids, self._keys = [], []
+        shards = (keys % np.uint64(_BUCKET_SHARDS)).astype(np.intp)
+        order = np.argsort(shards, kind="stable")
+        counts = np.bincount(shards, minlength=_BUCKET_SHARDS)
+        ends = np.cumsum(counts).tolist()
+        for shard in np.flatnonzero(counts).tolist():
+            entries = order[ends[shard] - counts[shard] : ends[shard]]
+            rows, bands = np.divmod(entries, self._bands)
+            yield shard, ([ids[r] for r in rows.tolist()], bands.astype(np.uint8), keys[entries])
+
+
+def _shard_edges(
+    shard: tuple[int, Iterable[tuple[list[str], np.ndarray, np.ndarray]]], pairs_up_to: int
+) -> Any:
+    """Edges of the LSH buckets of one shard: its entries sorted by (band, key), each run of
+    equal (band, key) a bucket, linked by ``_bucket_edges``."""
+    _, packs = shard
+    ids: list[str] = []
+    bands, keys = [], []
+    for pack_ids, pack_bands, pack_keys in packs:
+        ids += pack_ids
+        bands.append(pack_bands)
+        keys.append(pack_keys)
+    if len(ids) < 2:
+        return
+    band, key = np.concatenate(bands), np.concatenate(keys)
+    order = np.lexsort((key, band))
+    band, key = band[order], key[order]
+    bounds = np.flatnonzero((band[1:] != band[:-1]) | (key[1:] != key[:-1])) + 1
+    starts = np.concatenate(([0], bounds))
+    ends = np.concatenate((bounds, [len(ids)]))
+    shared = ends - starts > 1  # most entries are alone in their bucket: no Python for them
+    for lo, hi in zip(starts[shared].tolist(), ends[shared].tolist(), strict=True):
+        yield from _bucket_edges((None, [ids[i] for i in order[lo:hi].tolist()]), pairs_up_to)
 
 
 def _bucket_edges(bucket: tuple[Any, Iterable[str]], pairs_up_to: int) -> Any:
@@ -146,9 +214,9 @@ class _PickFn(beam.DoFn):
         self._passed = Metrics.counter(namespace(kind), "passed")
         self._dups = Metrics.counter(namespace(kind), "filtered:near_duplicate")
 
-    def process(self, component: tuple[str, Iterable[Any]]) -> Any:
+    def process(self, component: tuple[str, Iterable[bytes]]) -> Any:
         label, records = component
-        members = list(records)
+        members = [pickle.loads(record) for record in records]
         try:
             outputs = list(self._pick(label, members))
         except Exception as exc:  # noqa: BLE001 - every member must leave as an error
@@ -189,21 +257,49 @@ class _PickFn(beam.DoFn):
             )
 
 
+class _IndexMatch(NamedTuple):
+    """The best index match of a record, as it travels with the record to ``Route``."""
+
+    similarity: float
+    old_id: str
+
+
 class _RouteFn(beam.DoFn):
     """Records matched to an index are rejected; records in a component go to it; the others
-    are not duplicates of anything."""
+    are not duplicates of anything.
+
+    Input: an id and everything grouped under it, told apart by type (one shuffle for all,
+    without CoGroupByKey's tagging and regrouping of every record): ``str``, the component label;
+    ``_IndexMatch``, the best index match; ``bytes``, a pickled record with that id. Records
+    travel pickled from ``IdRecord`` to here (and on to ``Pick`` for those in a component): bytes
+    cost almost nothing to copy through the shuffles, a record costs a pickling at each.
+    """
 
     def __init__(self, stage: str, kind: str):
         self._stage = stage
         self._passed = Metrics.counter(namespace(kind), "passed")
         self._of_index = Metrics.counter(namespace(kind), "filtered:near_duplicate_of_index")
 
-    def process(self, joined: tuple[str, Mapping[str, list]]) -> Any:
-        _, groups = joined
-        labels, indexed = groups["label"], groups.get("indexed") or []
-        for record in groups["record"]:
+    def process(self, joined: tuple[str, Iterable[Any]]) -> Any:
+        _, values = joined
+        records, label, indexed = [], None, None
+        for value in values:
+            kind = type(value)
+            if kind is bytes:
+                records.append(value)
+            elif kind is str:
+                label = value
+            elif kind is _IndexMatch:
+                indexed = indexed or value
+            else:
+                raise TypeError(f"unexpected value in the label join: {value!r}")
+        for pickled in records:
+            if label is not None and not indexed:
+                yield beam.pvalue.TaggedOutput("clustered", (label, pickled))
+                continue
+            record = pickle.loads(pickled)
             if indexed:
-                similarity, old_id = indexed[0]
+                similarity, old_id = indexed
                 self._of_index.inc()
                 yield rejected(
                     record,
@@ -212,8 +308,6 @@ class _RouteFn(beam.DoFn):
                     f"similar ({similarity:.2f}) to {old_id} in an index",
                     kept_id=old_id,
                 )
-            elif labels:
-                yield beam.pvalue.TaggedOutput("clustered", (labels[0], record))
             else:
                 self._passed.inc()
                 yield record
@@ -337,19 +431,23 @@ class DedupMinHash(beam.PTransform):
             main_tag="texts", dead_letter_tag=ERRORS
         )
         texts = normalized["texts"] | "IdText" >> beam.Map(lambda t: (t[0], t[1]))
-        by_id = normalized["texts"] | "IdRecord" >> beam.Map(lambda t: (t[0], t[2]))
+        by_id = normalized["texts"] | "IdRecord" >> beam.Map(
+            lambda t: (t[0], pickle.dumps(t[2], pickle.HIGHEST_PROTOCOL))
+        )
         keep_sigs = bool(self._index_out or self._against)
         signed = (
             texts
             | "Batch" >> beam.BatchElements(min_batch_size=8, max_batch_size=self._batch)
             | "Sign"
-            >> beam.ParDo(_SignFn(self._params, keep_sigs)).with_outputs("sigs", main="bands")
+            >> beam.ParDo(
+                _SignFn(self._params, keep_sigs, hold=texts.windowing.is_default())
+            ).with_outputs("sigs", main="bands")
         )
         pairs_up_to = self._pairs_up_to if self._verify else 1
         edges = (
             signed["bands"]
             | "Buckets" >> beam.GroupByKey()
-            | "BucketEdges" >> beam.FlatMap(_bucket_edges, pairs_up_to)
+            | "BucketEdges" >> beam.FlatMap(_shard_edges, pairs_up_to)
             | "DistinctEdges" >> beam.Distinct()
         )
         if self._verify:
@@ -361,14 +459,18 @@ class DedupMinHash(beam.PTransform):
                 | "Verify" >> beam.ParDo(_VerifyFn(kind, self._threshold, self._ngram))
             )
         labels = edges | "Components" >> ConnectedComponents(self._max_rounds)
-        to_join = {"record": by_id, "label": labels}
+        to_join = [by_id, labels]
         if self._against:
-            to_join["indexed"] = dedup_index.match_minhash(
+            matches = dedup_index.match_minhash(
                 signed["sigs"], self._against, self._params, self._threshold
+            )
+            to_join.append(
+                matches | "TagIndexMatches" >> beam.MapTuple(lambda i, m: (i, _IndexMatch(*m)))
             )
         routed = (
             to_join
-            | "JoinLabels" >> beam.CoGroupByKey()
+            | "FlattenLabels" >> beam.Flatten()
+            | "JoinLabels" >> beam.GroupByKey()
             | "Route"
             >> beam.ParDo(_RouteFn(self.label, kind)).with_outputs(
                 "clustered", REJECTED, main="single"
@@ -382,11 +484,12 @@ class DedupMinHash(beam.PTransform):
                 REJECTED, ERRORS, main=GOOD
             )
         )
-        kept = (picked[GOOD], routed["single"]) | "MergeKept" >> beam.Flatten()
-        kept.element_type = element_type
         if self._index_out:
+            kept = (picked[GOOD], routed["single"]) | "MergeKept" >> beam.Flatten()
+            kept.element_type = element_type
             dedup_index.write_minhash_index(kept, signed["sigs"], self._index_out, self._params)
-        good = (kept, normalized[_EMPTY]) | "MergeGood" >> beam.Flatten()
+        # One Flatten for all kept records (a Flatten is a materialization on FnApiRunner).
+        good = (picked[GOOD], routed["single"], normalized[_EMPTY]) | "MergeGood" >> beam.Flatten()
         good.element_type = element_type
         rejects = (picked[REJECTED], routed[REJECTED]) | "MergeRejected" >> beam.Flatten()
         dead = (normalized[ERRORS], picked[ERRORS]) | "MergeErrors" >> beam.Flatten()

@@ -155,3 +155,58 @@ def test_an_index_built_with_other_parameters_is_refused(tmp_path):
 def test_config_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         DedupMinHash(**kwargs)
+
+
+@pytest.mark.parametrize("hold", [True, False])
+@pytest.mark.parametrize("pairs_up_to", [1, 4])
+def test_packed_band_entries_give_the_buckets_of_band_keys(monkeypatch, hold, pairs_up_to):
+    # The signing step ships band entries packed per shard; the buckets found in the shards must
+    # be exactly the (band, key) groups of the band keys, whatever the packing and flushing.
+    import collections
+    import random
+
+    import numpy as np
+
+    from beam_cqia.text import minhash
+    from beam_cqia.transforms import dedup_index, neardup
+
+    monkeypatch.setattr(neardup, "_FLUSH_ENTRIES", 40)  # several flushes per bundle
+    monkeypatch.setattr(neardup, "_BUCKET_SHARDS", 8)
+    rng = np.random.default_rng(3)
+    n, bands, rows = 300, 6, 2
+    sigs = rng.integers(0, 3, size=(n, 128), dtype=np.uint32)  # few values: many buckets
+    sigs[50:60] = sigs[0]  # a large bucket in every band
+    ids = [f"{random.Random(i).getrandbits(32):08x}" for i in range(n)]
+    ids[7] = ids[8]  # a repeated id counts once per bucket
+
+    class FakeHasher:
+        def signatures(self, texts, normalized):
+            return sigs[[int(t) for t in texts]]
+
+    params = dedup_index.minhash_params(128, 5, 1, bands, rows, None, [])
+    fn = neardup._SignFn(params, keep_sigs=False, hold=hold)
+    fn._hasher = FakeHasher()
+    fn.start_bundle()
+    packs = []
+    for start in range(0, n, 25):
+        packs += fn.process([(ids[i], str(i)) for i in range(start, min(n, start + 25))])
+    packs += [wv.value for wv in fn.finish_bundle()]
+    by_shard = collections.defaultdict(list)
+    for shard, pack in packs:
+        by_shard[shard].append(pack)
+    got = sorted(
+        edge
+        for shard, shard_packs in by_shard.items()
+        for edge in neardup._shard_edges((shard, shard_packs), pairs_up_to)
+    )
+
+    keys = minhash.band_keys(sigs, bands, rows)
+    buckets = collections.defaultdict(list)
+    for row in range(n):
+        for band in range(bands):
+            buckets[band, int(keys[row, band])].append(ids[row])
+    want = sorted(
+        edge for bucket in buckets.items() for edge in neardup._bucket_edges(bucket, pairs_up_to)
+    )
+    assert got == want
+    assert len(want) > n  # the case is not trivial
