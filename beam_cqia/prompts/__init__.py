@@ -28,6 +28,20 @@ missing field fails loudly instead of rendering an empty string.
 
 Users add or override templates by pointing a spec at a directory with the same layout: a file
 there with the same name replaces the packaged one.
+
+LLM prompts (``llm/<name>.vN.j2``, loaded with ``load_sources(kind="llm")``) are ``ChatPrompt``s:
+the same header and sandboxed environment, a ``user`` block and an optional ``system`` block
+(each one chat message), and front matter naming the ``variables`` the prompt uses, those it
+``requires`` to be non-empty, and the ``parser`` that reads the model's answer::
+
+    {#---
+    description: 10-point CQIA rubric judge.
+    variables: [instruction, input, output]
+    requires: [instruction, output]
+    parser: score_json
+    ---#}
+    {% block system %}你是……{% endblock %}
+    {% block user %}【指令】{{ instruction }} ……{% endblock %}
 """
 
 import json
@@ -306,6 +320,95 @@ class TemplateRegistry:
             return self._templates[name]
         except KeyError:
             raise TemplateError(f"unknown template {name!r}; known: {self.names()}") from None
+
+
+_CHAT_FRONT_KEYS = {"description", "variables", "requires", "parser"}
+_CHAT_BLOCKS = ("system", "user")
+
+
+class ChatPrompt:
+    """One parsed LLM prompt: chat messages rendered from a record's fields."""
+
+    def __init__(self, name: str, source: str, origin: str = ""):
+        where = origin or name
+        if not NAME_PATTERN.match(name):
+            raise TemplateError(f"{where}: prompt names look like <task>_<what>.vN")
+        match = _FRONT_MATTER.match(source)
+        if not match:
+            raise TemplateError(f"{where}: must start with a {{#--- ... ---#}} header")
+        try:
+            front = yaml.safe_load(match.group(1)) or {}
+        except yaml.YAMLError as exc:
+            raise TemplateError(f"{where}: bad YAML front matter: {exc}") from exc
+        if not isinstance(front, Mapping):
+            raise TemplateError(f"{where}: front matter must be a mapping")
+        unknown = sorted(set(front) - _CHAT_FRONT_KEYS)
+        if unknown:
+            raise TemplateError(f"{where}: unknown front matter keys {unknown}")
+        variables = front.get("variables")
+        if not _is_str_list(variables) or not variables:
+            raise TemplateError(f"{where}: variables must list the names the prompt uses")
+        requires = front.get("requires", [])
+        if not _is_str_list(requires) or set(requires) - set(variables):
+            raise TemplateError(f"{where}: requires must list some of the variables {variables}")
+        parser = front.get("parser")
+        if not isinstance(parser, str) or not parser:
+            raise TemplateError(f"{where}: parser must name the parser of the model's answer")
+        try:
+            self._template = _environment().from_string(source)
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(f"{where}: line {exc.lineno}: {exc.message}") from exc
+        blocks = set(self._template.blocks)
+        if "user" not in blocks:
+            raise TemplateError(f"{where}: defines no user block")
+        extra = sorted(blocks - set(_CHAT_BLOCKS))
+        if extra:
+            raise TemplateError(f"{where}: unknown blocks {extra}; use system and user")
+        self.name = name
+        self.origin = origin
+        self.source = source
+        self.description = str(front.get("description", ""))
+        self.variables: list[str] = list(variables)
+        self.requires: list[str] = list(requires)
+        self.parser = parser
+
+    def render(self, values: Mapping[str, str]) -> list[dict[str, str]]:
+        """The chat messages for ``values`` (one per variable; extra names are an error).
+
+        Raises:
+            TemplateError: when a variable is missing or unknown, a required one is empty, or
+                rendering fails.
+        """
+        missing = [v for v in self.variables if v not in values]
+        extra = sorted(set(values) - set(self.variables))
+        if missing or extra:
+            raise TemplateError(f"{self.name}: missing variables {missing}, unknown {extra}")
+        for name in self.requires:
+            if not str(values[name]).strip():
+                raise TemplateError(f"{self.name}: required variable {name!r} is empty")
+        try:
+            ctx = self._template.new_context(dict(values))
+            messages = []
+            for block in _CHAT_BLOCKS:
+                if block in self._template.blocks:
+                    text = "".join(self._template.blocks[block](ctx)).strip()
+                    messages.append({"role": block, "content": text})
+        except jinja2.TemplateError as exc:
+            raise TemplateError(f"{self.name}: {type(exc).__name__}: {exc}") from exc
+        return messages
+
+
+def load_chat_prompt(name: str, template_dir: str | None = None) -> ChatPrompt:
+    """The LLM prompt ``name``: packaged in ``llm/``, or from ``template_dir`` (which wins).
+
+    Raises:
+        TemplateError: when there is no such prompt or it is malformed.
+    """
+    sources = load_sources([template_dir] if template_dir else [], kind="llm")
+    if name not in sources:
+        raise TemplateError(f"unknown LLM prompt {name!r}; known: {sorted(sources)}")
+    text, origin = sources[name]
+    return ChatPrompt(name, text, origin)
 
 
 def packaged_sources(kind: str = "rebuild") -> dict[str, tuple[str, str]]:

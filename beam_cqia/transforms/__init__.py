@@ -6,8 +6,10 @@ from beam_cqia.transforms.decontam import Decontaminate, WriteDedupIndex
 from beam_cqia.transforms.dedup import DedupExact
 from beam_cqia.transforms.fetch import FetchUrls
 from beam_cqia.transforms.ingest import NormalizeText, ReadCrawl
+from beam_cqia.transforms.judge import JudgeWithLLM
 from beam_cqia.transforms.neardup import DedupMinHash
 from beam_cqia.transforms.quality import FilterByScore, ScoreQuality
+from beam_cqia.transforms.readback import ReadCqiaParquet, ReadRejected
 from beam_cqia.transforms.rebuild import RebuildFromTemplate
 from beam_cqia.transforms.sinks import WriteCqiaParquet
 from beam_cqia.transforms.tagging import TagSchema
@@ -18,8 +20,11 @@ __all__ = [
     "DedupMinHash",
     "FetchUrls",
     "FilterByScore",
+    "JudgeWithLLM",
     "NormalizeText",
+    "ReadCqiaParquet",
     "ReadCrawl",
+    "ReadRejected",
     "RebuildFromTemplate",
     "ScoreQuality",
     "StageOutputs",

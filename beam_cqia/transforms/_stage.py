@@ -102,8 +102,9 @@ def rejected(
     detail: str = "",
     kept_id: str = "",
     cluster_id: str = "",
+    reasons: list[str] | None = None,
 ) -> beam.pvalue.TaggedOutput:
-    """Builds the tagged ``rejected`` output for ``record``."""
+    """Builds the tagged ``rejected`` output for ``record`` (``reasons`` defaults to [reason])."""
     rid = getattr(record, "id", "") or ""
     if isinstance(record, RawUnit):
         rid = raw_unit_id(record)
@@ -113,11 +114,13 @@ def rejected(
             id=rid,
             stage=stage,
             reason=reason,
+            reasons=list(reasons) if reasons else [reason],
             detail=detail,
             kept_id=kept_id,
             cluster_id=cluster_id,
             source=getattr(record, "source", "") or "",
             subset=getattr(record, "subset", "") or "",
+            signals=dict(getattr(record, "signals", None) or {}),
             record=record_json(record),
         ),
     )
@@ -352,8 +355,9 @@ def check_fields_exist(records: beam.PCollection, fields: list[str] | None) -> N
     element_type = records.element_type
     known = getattr(element_type, "_fields", None)
     if known and fields:
-        missing = [f for f in fields if f not in known]
+        # NamedTuples list names; Beam YAML's row types list (name, type) pairs.
+        names = [f if isinstance(f, str) else f[0] for f in known]
+        missing = [f for f in fields if f not in names]
         if missing:
-            raise ValueError(
-                f"fields {missing} are not fields of {element_type.__name__} ({list(known)})"
-            )
+            type_name = getattr(element_type, "__name__", "the input rows")
+            raise ValueError(f"fields {missing} are not fields of {type_name} ({names})")

@@ -17,7 +17,7 @@ import beam_cqia
 from beam_cqia import layout
 from beam_cqia.records import ErrorRecord, Rejected, arrow_row, arrow_schema
 from beam_cqia.text.ids import stable_bucket
-from beam_cqia.transforms._stage import claim_unwritten, namespace
+from beam_cqia.transforms._stage import claim_unwritten, merge_inputs, namespace
 
 MANIFEST = "_manifest.json"
 SUCCESS = "_SUCCESS"
@@ -273,6 +273,10 @@ class WriteCqiaParquet(beam.PTransform):
     ``rejected`` per reason and ``errors``, equal to the Beam counters. Counters in
     ``beam_cqia.WriteCqiaParquet``: ``seen`` (records received) and ``passed`` (rows written).
 
+    The input is one PCollection of records, or a mapping of several (of one record type) to
+    write together; inputs named ``rejected`` and ``errors`` add side records to write (those of
+    the stages before the sink are collected anyway).
+
     Args:
         path: the output directory (any Beam filesystem path, e.g. ``gs://bucket/cqia/v1``).
         partition_by: record fields that form the hive partitions of the data, e.g.
@@ -320,13 +324,12 @@ class WriteCqiaParquet(beam.PTransform):
     def expand(self, inputs: Any) -> beam.PCollection:
         explicit: dict[str, list[beam.PCollection]] = {"rejected": [], "errors": []}
         if isinstance(inputs, Mapping):
-            unknown = sorted(set(inputs) - {"good", "rejected", "errors"})
-            if unknown or "good" not in inputs:
+            streams = {k: v for k, v in inputs.items() if k not in ("rejected", "errors")}
+            if not streams:
                 raise ValueError(
-                    f"WriteCqiaParquet takes one input, or inputs named good (required), rejected "
-                    f"and errors; got {sorted(inputs)}"
+                    "WriteCqiaParquet needs record inputs; 'rejected' and 'errors' are extra"
                 )
-            records = inputs["good"]
+            records = merge_inputs(streams, self.label)
             for kind in ("rejected", "errors"):
                 if kind in inputs:
                     explicit[kind] = _leaves(inputs[kind])
