@@ -13,7 +13,9 @@ from beam_cqia.prompts import (
     Template,
     TemplateError,
     TemplateRegistry,
+    filled,
     load_sources,
+    markdown_sections,
     packaged_sources,
 )
 from beam_cqia.records import RawDoc
@@ -21,16 +23,24 @@ from beam_cqia.sources import Origin, get_adapter
 
 PACKAGED = (
     "baike_article.v1",
+    "chengyu_explain.v1",
+    "classical_translate.v1",
     "cqia_passthrough.v1",
+    "douban_author_intro.v1",
+    "douban_book_intro.v1",
+    "douban_recommend_list.v1",
     "douban_recommendation.v1",
     "douban_review.v1",
     "douban_synopsis.v1",
     "exam_question.v1",
+    "finance_term.v1",
     "forum_question.v1",
     "law_exam.v1",
     "logiqa_question.v1",
     "medical_encyclopedia.v1",
     "medical_qa.v1",
+    "medical_section.v1",
+    "poem_compose.v1",
     "poem_continue.v1",
     "segmentfault_qa.v1",
     "web_article.v1",
@@ -591,3 +601,132 @@ def test_bad_rendered_labels_are_template_errors(meta, message):
 def test_bad_front_matter_for_the_new_keys(front, message):
     with pytest.raises(TemplateError, match=message):
         Template("bad_test.v1", "{#---\n" + front + "---#}\n" + GOOD_BODY)
+
+
+# --- names in user directories, min_output_chars, let, helpers, missing fields ----------------
+
+
+@pytest.mark.parametrize(
+    "filename", ["Zhihu_QA.v1.j2", "zhihu-qa.v1.j2", "zhihu_qa.j2", "知乎.v1.j2"]
+)
+def test_user_directory_file_with_a_bad_name_fails_on_load(tmp_path, filename):
+    (tmp_path / filename).write_text(OVERRIDE, encoding="utf-8")
+    with pytest.raises(TemplateError) as info:
+        load_sources([str(tmp_path)])
+    message = str(info.value)
+    assert message.startswith(str(tmp_path / filename))
+    assert "template names look like <source>_<task>.vN" in message
+    assert "douban_synopsis.v1" in message  # an example of a good name
+
+
+def test_user_directory_adds_and_overrides_without_code(tmp_path):
+    (tmp_path / "weibo_post.v1.j2").write_text(
+        header("requires: [title]\nmin_output_chars: 5\n")
+        + "{% block instruction_1 %}以“{{ title }}”为题发一条微博{% endblock %}"
+        + "{% block output %}{{ answer }}{% endblock %}",
+        encoding="utf-8",
+    )
+    registry = TemplateRegistry.from_sources(load_sources([str(tmp_path)]))
+    template = registry.get("weibo_post.v1")
+    assert template.min_output_chars == 5
+    assert template.render(ZHIHU_DOC._replace(title="早睡")).instruction == "以“早睡”为题发一条微博"
+    assert "zhihu_qa.v1" in registry.names()
+
+
+@pytest.mark.parametrize("value", ["-1", "'200'", "1.5", "true"])
+def test_min_output_chars_must_be_a_whole_number(value):
+    with pytest.raises(TemplateError, match="min_output_chars must be a whole number"):
+        Template("bad_test.v1", header(f"min_output_chars: {value}\n") + GOOD_BODY)
+
+
+def test_min_output_chars_defaults_to_zero():
+    assert Template("plain_test.v1", header() + GOOD_BODY).min_output_chars == 0
+
+
+def test_let_values_reach_every_block_and_front_matter():
+    template = Template(
+        "let_test.v1",
+        header(
+            'domain: ["{{ topic }}"]\n'
+            "let:\n"
+            "  topic: \"pick(['睡眠', '饮食', '运动'], 'topic')\"\n"
+            "  ask: \"'关于' ~ topic ~ '的问题'\"\n"
+        )
+        + "{% block instruction_1 %}{{ ask }}{% endblock %}"
+        + "{% block instruction_2 %}请回答{{ ask }}{% endblock %}"
+        + "{% block output %}{{ topic }}：{{ answer }}{% endblock %}",
+    )
+    for i in range(20):
+        rendered = template.render(ZHIHU_DOC._replace(id=f"let-{i}"))
+        topic = rendered.domain[0]
+        assert topic in ("睡眠", "饮食", "运动")
+        assert rendered.instruction.endswith(f"关于{topic}的问题")
+        assert rendered.output.startswith(f"{topic}：")
+        assert template.render(ZHIHU_DOC._replace(id=f"let-{i}")) == rendered
+    topics = {template.render(ZHIHU_DOC._replace(id=f"let-{i}")).domain[0] for i in range(60)}
+    assert topics == {"睡眠", "饮食", "运动"}
+
+
+@pytest.mark.parametrize(
+    ("let", "message"),
+    [
+        ("let: [a]\n", "let must map lower-case names"),
+        ('let:\n  Topic: "1"\n', "let must map lower-case names"),
+        ('let:\n  title: "1"\n', r"let must not redefine \['title'\]"),
+        ('let:\n  variant: "1"\n', r"let must not redefine \['variant'\]"),
+        ('let:\n  a: "1 +"\n', "line"),
+    ],
+)
+def test_bad_let(let, message):
+    with pytest.raises(TemplateError, match=message):
+        Template("let_test.v1", header(let) + GOOD_BODY)
+
+
+def test_markdown_sections():
+    text = "导语。\n\n## 病因\n\n遗传。\n\n### 细分\n\n更细。\n\n## 空节\n\n## 治疗\n\n休息。"
+    assert markdown_sections(text) == [
+        {"heading": "", "text": "导语。"},
+        {"heading": "病因", "text": "遗传。\n\n### 细分\n\n更细。"},
+        {"heading": "治疗", "text": "休息。"},
+    ]
+    assert markdown_sections("") == []
+
+
+def test_filled_keeps_keys_every_item_has():
+    items = [{"a": "1", "b": "", "c": "x"}, {"a": "2", "c": "y"}]
+    assert filled(items, ["c", "a", "b", "d"]) == ["c", "a"]
+    assert filled([], ["a"]) == []
+
+
+def test_pick_on_empty_sequence_is_a_template_error():
+    template = Template(
+        "pick_test.v1", header() + "{% block instruction_1 %}{{ pick([]) }}{% endblock %}" + OUTPUT
+    )
+    with pytest.raises(TemplateError, match=r"^pick_test\.v1#1: pick\(\) got an empty sequence"):
+        template.render(ZHIHU_DOC)
+
+
+@pytest.mark.parametrize(
+    ("expression", "field"),
+    [("meta.no_such_key", "meta.no_such_key"), ("nonexistent", "nonexistent")],
+)
+def test_missing_field_is_named_with_the_template_id(expression, field):
+    template = Template(
+        "strict_test.v1",
+        header() + "{% block instruction_1 %}{{ " + expression + " }}{% endblock %}" + OUTPUT,
+    )
+    with pytest.raises(TemplateError) as info:
+        template.render(ZHIHU_DOC)
+    assert str(info.value) == f"strict_test.v1#1: UndefinedError: missing field {field!r}"
+
+
+@pytest.mark.parametrize("block", ["instruction_1", "output"])
+def test_a_block_that_renders_empty_is_a_render_failure(block):
+    blocks = {"instruction_1": "{{ question }}", "output": "{{ answer }}", block: "{{ body }}"}
+    template = Template(
+        "empty_test.v1",
+        header() + "".join(f"{{% block {b} %}}{t}{{% endblock %}}" for b, t in blocks.items()),
+    )
+    what = "output" if block == "output" else "instruction"
+    with pytest.raises(TemplateError, match=rf"^empty_test\.v1#1: the {what} rendered empty"):
+        template.render(ZHIHU_DOC._replace(body="  "))

@@ -23,8 +23,39 @@ COIG-CQIA's ``k:v, k:v``, or is a string rendered verbatim. ``answer_from`` and
 ``human_verified`` (strings rendering ``human``/``llm``/... and ``true``/``false``) set those fields
 instead of TagSchema's per-source defaults. ``strip: false`` keeps the blocks' surrounding
 whitespace (for exact passthrough).
+``min_output_chars`` (an integer) is the shortest output the task accepts: RebuildFromTemplate sends
+a record whose rendered output is shorter to ``rejected`` with reason ``output_too_short`` (each
+packaged template notes the COIG-CQIA figure its value comes from).
+
 Rendering uses a sandboxed environment with strict undefined variables, so a template that names a
-missing field fails loudly instead of rendering an empty string.
+missing field fails loudly instead of rendering an empty string; the error names the template,
+the variant and the field (``douban_synopsis.v1#3: UndefinedError: missing field 'meta.year'``).
+A field listed in ``requires`` that is present but empty (or only whitespace) is a render failure
+too, and so is an instruction or output that renders empty: nothing is published with an empty
+slot. Optional fields are read with ``meta.get('key')`` and guarded with ``{% if %}``.
+
+Besides the record's fields (``id``, ``source``, ``subset``, ``url``, ``title``, ``question``,
+``body``, ``answer``, ``meta``, ``signals``) a template can use:
+
+- ``variant``: the number of the instruction variant chosen for the record (so that the output
+  can follow it, e.g. a translation direction);
+- ``pick(items, salt="")``: one element of a non-empty sequence, chosen from the record id (the
+  same record always gets the same element; ``salt`` makes independent choices);
+- ``sections(text)``: the ``## `` sections of a Markdown text as ``{heading, text}`` mappings, the
+  lead (text before the first heading) with heading ``""``;
+- ``filled(items, keys)``: the keys (in order) whose value is non-empty in every mapping of
+  ``items``, e.g. the fields every recommended subject has;
+- the ``numsort(key, reverse=False)`` filter: mappings sorted by the number in ``key``;
+- the ``fromjson`` filter: a JSON string (e.g. ``meta.subjects``) as lists and mappings, and a
+  ``tojson`` that keeps Chinese readable (``value|tojson(2)`` indents).
+
+A ``let`` mapping in the front matter names Jinja expressions computed once per record, in order,
+before any block: every block and front-matter string can use them (blocks are rendered one by
+one, so a ``{% set %}`` outside a block would not reach them)::
+
+    let:
+      topic: "pick(['病因', '治疗'])"
+      question: "title ~ '的' ~ topic ~ '是什么？'"
 
 Users add or override templates by pointing a spec at a directory with the same layout: a file
 there with the same name replaces the packaged one.
@@ -69,12 +100,29 @@ _FRONT_KEYS = {
     "answer_from",
     "human_verified",
     "strip",
+    "min_output_chars",
+    "let",
 }
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 RAW_FIELDS = ("id", "source", "subset", "url", "title", "question", "body", "answer")
 
 
 class TemplateError(ValueError):
     """A template file is malformed, or a record cannot be rendered with it."""
+
+
+def check_name(name: str, origin: str = "") -> None:
+    """Checks a rebuild template name against ``<source>_<task>.vN``.
+
+    Raises:
+        TemplateError: naming the file (or the name) and the expected form.
+    """
+    if not NAME_PATTERN.match(name):
+        raise TemplateError(
+            f"{origin or name}: template name {name!r} is not valid: template names look like "
+            "<source>_<task>.vN (lower-case ASCII letters and digits, words joined by '_', a "
+            "version from v1; e.g. douban_synopsis.v1), and files are named <name>.j2"
+        )
 
 
 class Rendered(NamedTuple):
@@ -94,22 +142,101 @@ class Rendered(NamedTuple):
     human_verified: bool | None = None  # None: left to TagSchema
 
 
+class _Meta(dict):
+    """A record's ``meta`` in a template context (so a missing key is named ``meta.<key>``)."""
+
+
+class _Signals(dict):
+    """A record's ``signals`` in a template context."""
+
+
+class _MissingField(jinja2.StrictUndefined):
+    """StrictUndefined whose error names the missing record field (``meta.year``, ``title``)."""
+
+    @property
+    def _undefined_message(self) -> str:
+        obj, name = self._undefined_obj, self._undefined_name
+        if self._undefined_hint is None and isinstance(name, str):
+            if isinstance(obj, _Meta):
+                return f"missing field 'meta.{name}'"
+            if isinstance(obj, _Signals):
+                return f"missing field 'signals.{name}'"
+            if obj is jinja2.utils.missing:
+                return f"missing field {name!r}"
+        return super()._undefined_message
+
+
+def _fromjson(text: Any) -> Any:
+    try:
+        return json.loads(str(text))
+    except ValueError as exc:
+        raise TemplateError(f"fromjson: not JSON: {str(text)[:80]!r}") from exc
+
+
+_HEADING = re.compile(r"^## +(.+?)\s*$", re.M)
+
+
+def markdown_sections(text: str) -> list[dict[str, str]]:
+    """The ``## `` sections of a Markdown text as ``{heading, text}`` (the lead has heading "").
+
+    Sections with no text are left out; deeper headings stay inside their section's text.
+    """
+    out = []
+    starts = list(_HEADING.finditer(text))
+    lead = text[: starts[0].start()] if starts else text
+    if lead.strip():
+        out.append({"heading": "", "text": lead.strip()})
+    for i, match in enumerate(starts):
+        end = starts[i + 1].start() if i + 1 < len(starts) else len(text)
+        body = text[match.end() : end].strip()
+        if body:
+            out.append({"heading": match.group(1), "text": body})
+    return out
+
+
+def filled(items: Iterable[Mapping[str, Any]], keys: Iterable[str]) -> list[str]:
+    """The ``keys`` (in their order) whose value is non-empty in every one of ``items``."""
+    rows = list(items)
+    return [k for k in keys if rows and all(str(row.get(k) or "").strip() for row in rows)]
+
+
+def _numsort(items: Iterable[Mapping[str, Any]], key: str, reverse: bool = False) -> list[Any]:
+    """Mappings sorted by ``float(item[key])`` (stable; items without a number go last)."""
+    rows = list(items)
+
+    def number(row: Mapping[str, Any]) -> float | None:
+        try:
+            return float(str(row.get(key, "")))
+        except ValueError:
+            return None
+
+    valued = [r for r in rows if number(r) is not None]
+    valued.sort(key=lambda r: number(r) or 0.0, reverse=reverse)
+    return valued + [r for r in rows if number(r) is None]
+
+
 def _environment() -> SandboxedEnvironment:
-    return SandboxedEnvironment(
-        undefined=jinja2.StrictUndefined,
+    env = SandboxedEnvironment(
+        undefined=_MissingField,
         autoescape=False,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
+    env.filters["fromjson"] = _fromjson
+    env.filters["numsort"] = _numsort
+    # Chinese stays readable and nothing is HTML-escaped (autoescape is off: these are not pages).
+    env.filters["tojson"] = lambda value, indent=None: json.dumps(
+        value, ensure_ascii=False, indent=indent
+    )
+    return env
 
 
 class Template:
     """One parsed rebuild template."""
 
     def __init__(self, name: str, source: str, origin: str = ""):
-        if not NAME_PATTERN.match(name):
-            raise TemplateError(f"{origin or name}: template names look like <source>_<task>.vN")
+        check_name(name, origin)
         match = _FRONT_MATTER.match(source)
         if not match:
             raise TemplateError(f"{origin or name}: must start with a {{#--- ... ---#}} header")
@@ -147,8 +274,25 @@ class Template:
         for key in ("answer_from", "human_verified", "copyright"):
             if key in front and not isinstance(front[key], str):
                 raise TemplateError(f"{where}: {key} must be a string")
+        let = front.get("let", {})
+        if not isinstance(let, Mapping) or not all(
+            isinstance(k, str) and _IDENTIFIER.match(k) and isinstance(v, str)
+            for k, v in let.items()
+        ):
+            raise TemplateError(
+                f"{where}: let must map lower-case names to Jinja expressions (strings)"
+            )
+        reserved = {*RAW_FIELDS, "meta", "signals", "pick", "sections", "filled", "variant"}
+        clash = sorted(set(let) & reserved)
+        if clash:
+            raise TemplateError(f"{where}: let must not redefine {clash}")
         if not isinstance(front.get("strip", True), bool):
             raise TemplateError(f"{where}: strip must be true or false")
+        min_chars = front.get("min_output_chars", 0)
+        if isinstance(min_chars, bool) or not isinstance(min_chars, int) or min_chars < 0:
+            raise TemplateError(
+                f"{where}: min_output_chars must be a whole number >= 0, got {min_chars!r}"
+            )
         for field in front.get("requires", []):
             if field not in RAW_FIELDS and not field.startswith("meta."):
                 raise TemplateError(
@@ -161,6 +305,7 @@ class Template:
         self.requires: list[str] = list(front.get("requires", []))
         metadata = front.get("metadata", [])
         self.metadata_keys: list[str] = list(metadata) if isinstance(metadata, list) else []
+        self.min_output_chars: int = min_chars
         self._strip = front.get("strip", True)
         env = _environment()
 
@@ -172,6 +317,10 @@ class Template:
             return {k: compile_value(v) for k, v in value.items()}
 
         try:
+            self._let = [
+                (key, env.compile_expression(expr, undefined_to_none=False))
+                for key, expr in let.items()
+            ]
             self._template = env.from_string(source)
             self._front = {
                 "task_type": compile_value(task_type),
@@ -215,19 +364,29 @@ class Template:
         Raises:
             TemplateError: when a required field is empty or rendering fails.
         """
-        context = {field: getattr(doc, field, "") for field in RAW_FIELDS}
-        context["meta"] = dict(getattr(doc, "meta", None) or {})
-        context["signals"] = dict(getattr(doc, "signals", None) or {})
+        context: dict[str, Any] = {
+            field: "" if (value := getattr(doc, field, "")) is None else value
+            for field in RAW_FIELDS
+        }
+        context["meta"] = _Meta(getattr(doc, "meta", None) or {})
+        context["signals"] = _Signals(getattr(doc, "signals", None) or {})
+        variant = self.variant_for(context["id"])
+        template_id = f"{self.name}#{variant}"
         for field in self.requires:
-            if field.startswith("meta."):
+            if field.startswith("meta."):  # an absent key counts as empty
                 value = context["meta"].get(field[5:], "")
             else:
                 value = context.get(field, "")
             if not str(value).strip():
-                raise TemplateError(f"{self.name}: required field {field!r} is empty")
-        variant = self.variant_for(context["id"])
+                raise TemplateError(f"{template_id}: required field {field!r} is empty")
+        context["pick"] = _picker(self.name, str(context["id"]), template_id)
+        context["sections"] = markdown_sections
+        context["filled"] = filled
+        context["variant"] = variant
         front = self._front
         try:
+            for key, expression in self._let:  # in order: a name may use the ones before it
+                context[key] = expression(**context)
             ctx = self._template.new_context(context)
             parts = {}
             for block in (self.variants[variant - 1], "input", "output"):
@@ -238,18 +397,20 @@ class Template:
                 major = _render_list(front["task_type"]["major"], context)
                 minor = _render_list(front["task_type"]["minor"], context)
             else:
-                task_type = _render_json(front["task_type"], context, self.name, "task_type")
+                task_type = _render_json(front["task_type"], context, template_id, "task_type")
                 if not isinstance(task_type, Mapping) or set(task_type) != {"major", "minor"}:
                     raise TemplateError(
-                        f"{self.name}: task_type did not render as {{major, minor}}"
+                        f"{template_id}: task_type did not render as {{major, minor}}"
                     )
-                major = _json_str_list(task_type["major"], self.name, "task_type.major")
-                minor = _json_str_list(task_type["minor"], self.name, "task_type.minor")
+                major = _json_str_list(task_type["major"], template_id, "task_type.major")
+                minor = _json_str_list(task_type["minor"], template_id, "task_type.minor")
             if isinstance(front["domain"], list):
                 domain = _render_list(front["domain"], context)
             else:
                 domain = _json_str_list(
-                    _render_json(front["domain"], context, self.name, "domain"), self.name, "domain"
+                    _render_json(front["domain"], context, template_id, "domain"),
+                    template_id,
+                    "domain",
                 )
             copyright_text = front["copyright"].render(context).strip()
             metadata = front["metadata"].render(context) if front["metadata"] else None
@@ -261,13 +422,19 @@ class Template:
                 flag = front["human_verified"].render(context).strip().lower()
                 if flag not in ("true", "false", ""):
                     raise TemplateError(
-                        f"{self.name}: human_verified rendered {flag!r}, not true/false"
+                        f"{template_id}: human_verified rendered {flag!r}, not true/false"
                     )
                 human_verified = {"true": True, "false": False}.get(flag)
         except jinja2.TemplateError as exc:
-            raise TemplateError(f"{self.name}: {type(exc).__name__}: {exc}") from exc
+            raise TemplateError(f"{template_id}: {type(exc).__name__}: {exc}") from exc
+        except TemplateError as exc:  # from pick() or fromjson
+            raise TemplateError(f"{template_id}: {exc}") from exc
+        for block in (self.variants[variant - 1], "output"):
+            if not parts[block].strip():
+                what = "output" if block == "output" else "instruction"
+                raise TemplateError(f"{template_id}: the {what} rendered empty")
         return Rendered(
-            template_id=f"{self.name}#{variant}",
+            template_id=template_id,
             instruction=parts[self.variants[variant - 1]],
             input=parts.get("input", ""),
             output=parts["output"],
@@ -280,6 +447,16 @@ class Template:
             answer_from=answer_from,
             human_verified=human_verified,
         )
+
+
+def _picker(name: str, record_id: str, template_id: str) -> Any:
+    def pick(items: Any, salt: str = "") -> Any:
+        seq = list(items)
+        if not seq:
+            raise TemplateError(f"pick() got an empty sequence (salt {salt!r})")
+        return seq[stable_bucket(f"{name}\x1f{record_id}\x1f{salt}", len(seq))]
+
+    return pick
 
 
 def _render_list(templates: list[Any], context: Mapping[str, Any]) -> list[str]:
@@ -436,6 +613,8 @@ def directory_sources(directory: str, kind: str = "rebuild") -> dict[str, tuple[
         for meta in sorted(result.metadata_list, key=lambda m: m.path):
             found = True
             filename = meta.path.rsplit("/", 1)[-1]
+            if kind == "rebuild":
+                check_name(filename[:-3], meta.path)
             with FileSystems.open(meta.path) as fh:
                 out[filename[:-3]] = (fh.read().decode("utf-8"), meta.path)
     if not found:

@@ -570,7 +570,7 @@ def test_synopsis_template(registry):
         assert (r.task_major, r.task_minor, r.domain) == (["豆瓣"], ["故事概要", "电影"], ["电影"])
         assert r.metadata_keys == []
     assert rendered[0].instruction == (
-        "请为《雾港》写一段吸引人的内容简介，介绍主要角色和演员，结尾留一点悬念，剧情不要透露太多。"
+        "给《雾港》配一段简介：说清楚故事发生在什么背景下、主角是谁、由谁出演，留个悬念收尾，别把结局说出来。"
     )
 
 
@@ -640,7 +640,7 @@ def test_recommendation_template(registry):
     assert [r.instruction for r in rendered] == [
         "我喜欢剧情电影，你能帮我推荐一部吗？",
         "帮我推荐一部2010年代的中国香港电影，并告诉我导演、主演和豆瓣评分。",
-        "推荐一部剧情电影，按markdown格式输出，并给出它的导演、主演和豆瓣评分。",
+        "推荐一部剧情电影，用Markdown列出，附上导演、主演和豆瓣评分。",
         "有没有好看的中国香港剧情电影推荐？请附上上映年份和主演。",
     ]
     expected = (

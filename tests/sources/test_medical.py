@@ -344,12 +344,12 @@ def test_medical_qa_template(registry):
 
 
 ENCYCLOPEDIA_INSTRUCTIONS = {
-    1: "你是一名专业医生，请介绍一下胃炎这个疾病。",
-    2: "作为医学领域的专家，请你详细讲解一下胃炎。",
-    3: "请写一篇尽可能详细、专业的胃炎介绍。",
-    4: "请为胃炎写一篇专业的介绍。",
-    5: "我最近在了解胃炎，想知道相关的背景知识，请详细给我介绍一下。",
-    6: "关于胃炎，请从各个方面介绍一下相关的知识。",
+    1: "请以临床医生的口吻，系统地讲讲胃炎这个疾病。",
+    2: "从医学专业角度，把胃炎的来龙去脉讲清楚：是什么、为什么会出现、怎么处理。",
+    3: "整理一份关于胃炎的详尽医学资料，内容要准确、条理分明。",
+    4: "请给胃炎写一段专业的百科式说明。",
+    5: "家里人最近出现了胃炎的情况，我想先补补相关知识，麻烦全面介绍一下。",
+    6: "围绕胃炎，分病因、表现、检查、治疗和预防几方面讲一讲。",
 }
 
 
@@ -373,7 +373,7 @@ def test_medical_encyclopedia_template_for_symptoms(registry):
     (doc,) = adapt(with_changes(PAGE, name="腹胀", kind="symptom"))
     doc = doc._replace(id=next(f"m-{i}" for i in range(999) if template.variant_for(f"m-{i}") == 1))
     rendered = template.render(doc)
-    assert rendered.instruction == "你是一名专业医生，请介绍一下腹胀这个病症。"
+    assert rendered.instruction == "请以临床医生的口吻，系统地讲讲腹胀这个病症。"
     assert rendered.domain == ["医疗", "病症"]  # as COIG-CQIA's bkmy_symptom
     assert rendered.output.startswith("胃炎是胃黏膜的炎症。\n\n## 腹胀的病因\n\n")
 
