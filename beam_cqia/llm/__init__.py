@@ -37,7 +37,14 @@ from beam_cqia.llm.client import (
     Usage,
     parse_completion,
 )
-from beam_cqia.llm.verdict import PARSERS, ScoreVerdict, VerdictError, get_parser, parse_score_json
+from beam_cqia.llm.verdict import (
+    PARSERS,
+    ScoreVerdict,
+    VerdictError,
+    get_parser,
+    parse_good_bad,
+    parse_score_json,
+)
 
 __all__ = [
     "PARSERS",
@@ -61,6 +68,7 @@ __all__ = [
     "is_sqlite_path",
     "open_cache",
     "parse_completion",
+    "parse_good_bad",
     "parse_score_json",
     "request_key",
 ]

@@ -83,9 +83,40 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# A good/bad verdict: 【好】 or 【差】 first, then optionally a reason on the same or next lines.
+_GOOD_BAD = re.compile(r"\A【(好|差)】[ \t]*(?:[:：，,。][ \t]*)?(.*)\Z", re.S)
+_VERDICT_MARK = re.compile(r"【(?:好|差)】")
+
+
+def parse_good_bad(text: str) -> ScoreVerdict:
+    """Parses a good/bad verdict: ``【好】`` or ``【差】`` at the very start, then optionally a
+    reason (``【差】指令含义不清。``); 1.0 for good, 0.0 for bad.
+
+    Surrounding whitespace is allowed. A verdict that does not start with the mark, gives both
+    marks, or repeats one (``【好】……【差】``, the model changing its mind) is an error: only a
+    clear verdict counts (COIG-Kun kept an instruction only when the answer had 【好】 and no
+    【差】).
+
+    Raises:
+        VerdictError: with the raw text.
+    """
+    if not isinstance(text, str):
+        raise VerdictError(f"expected text, got {type(text).__name__}", repr(text))
+    body = text.strip()
+    if not body:
+        raise VerdictError("empty verdict", text)
+    match = _GOOD_BAD.match(body)
+    if not match:
+        raise VerdictError("expected the verdict to start with 【好】 or 【差】", text)
+    marks = _VERDICT_MARK.findall(body)
+    if len(marks) != 1:
+        raise VerdictError(f"expected one verdict mark, got {len(marks)} ({marks})", text)
+    return ScoreVerdict(1.0 if match.group(1) == "好" else 0.0, match.group(2).strip())
+
+
 # Parsers a prompt can name in its front matter (``parser: score_json``).
 PARSERS: Mapping[str, Callable[[str], ScoreVerdict]] = MappingProxyType(
-    {"score_json": parse_score_json}
+    {"score_json": parse_score_json, "good_bad": parse_good_bad}
 )
 
 

@@ -7,6 +7,13 @@ from beam_cqia.transforms.dedup import DedupExact
 from beam_cqia.transforms.fetch import FetchUrls
 from beam_cqia.transforms.ingest import NormalizeText, ReadCrawl
 from beam_cqia.transforms.judge import JudgeWithLLM
+from beam_cqia.transforms.kun import (
+    BacktranslateInstructions,
+    FilterContextDependent,
+    FilterPolishedAnswers,
+    PolishAnswers,
+    ScoreInstructions,
+)
 from beam_cqia.transforms.neardup import DedupMinHash
 from beam_cqia.transforms.quality import FilterByScore, ScoreQuality
 from beam_cqia.transforms.readback import ReadCqiaParquet, ReadRejected
@@ -15,17 +22,22 @@ from beam_cqia.transforms.sinks import WriteCqiaParquet
 from beam_cqia.transforms.tagging import TagSchema
 
 __all__ = [
+    "BacktranslateInstructions",
     "Decontaminate",
     "DedupExact",
     "DedupMinHash",
     "FetchUrls",
     "FilterByScore",
+    "FilterContextDependent",
+    "FilterPolishedAnswers",
     "JudgeWithLLM",
     "NormalizeText",
+    "PolishAnswers",
     "ReadCqiaParquet",
     "ReadCrawl",
     "ReadRejected",
     "RebuildFromTemplate",
+    "ScoreInstructions",
     "ScoreQuality",
     "StageOutputs",
     "TagSchema",

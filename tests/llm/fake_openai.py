@@ -290,3 +290,55 @@ class FakeOpenAI:
                 "total_tokens": prompt + completion,
             }
         return obj
+
+
+# --- COIG-Kun stages (beam_cqia.transforms.kun) --------------------------------------------------
+
+_KUN_TEXT = re.compile(r"<<<文字开始>>>\n(.*)\n<<<文字结束>>>", re.S)
+_KUN_INSTRUCTION = re.compile(r"<<<指令开始>>>\n(.*)\n<<<指令结束>>>", re.S)
+_KUN_REFERENCE = re.compile(r"<<<参考开始>>>\n(.*)\n<<<参考结束>>>", re.S)
+_KUN_INS = re.compile(r"#ins=([^#]*)#")
+_KUN_ANS = re.compile(r"#ans=([^#]*)#")
+_KUN_MARKERS = re.compile(r"#(?:ins|ans|polish)=[^#]*#")
+
+
+def kun_responder(call: Call) -> Reply:
+    """Answers the three COIG-Kun prompts, steered by markers; other prompts as a judge.
+
+    - back-translation (the text between <<<文字开始>>> and <<<文字结束>>>): ``#ins=<text>#`` ->
+      that instruction; ``#ins=length#`` -> a cut answer (``finish_reason: length``); no
+      marker -> "请介绍一下" and the text's first ten characters.
+    - instruction grading (<<<指令开始>>>): ``@bad`` -> 【差】 with a reason; ``@garbled`` ->
+      prose without a mark; ``@both`` -> both marks; ``@503`` -> HTTP 503 every time; otherwise
+      【好】.
+    - polishing (<<<参考开始>>>): ``#ans=<text>#`` -> that answer; ``#polish=length#`` -> a cut
+      answer; otherwise the reference without markers.
+    """
+    text = call.user_text
+    if m := _KUN_TEXT.search(text):
+        raw = m.group(1)
+        ins = _KUN_INS.search(raw)
+        if ins and ins.group(1) == "length":
+            return Reply(content="请详细介绍一下这个话题，并且", finish_reason="length")
+        if ins:
+            return Reply(content=ins.group(1))
+        return Reply(content="请介绍一下" + _KUN_MARKERS.sub("", raw).strip()[:10])
+    if m := _KUN_INSTRUCTION.search(text):
+        instruction = m.group(1)
+        if "@503" in instruction:
+            return overloaded(503)
+        if "@garbled" in instruction:
+            return Reply(content="我觉得这条指令还可以，应该能用。")
+        if "@both" in instruction:
+            return Reply(content="【好】意图清楚。不过【差】，缺少背景。")
+        if "@bad" in instruction:
+            return Reply(content="【差】指令含义模糊，无法确定用户要什么。")
+        return Reply(content="【好】指令清楚、完整，可以独立回答。")
+    if m := _KUN_REFERENCE.search(text):
+        reference = m.group(1)
+        if "#polish=length#" in reference:
+            return Reply(content="第一，", finish_reason="length")
+        if ans := _KUN_ANS.search(reference):
+            return Reply(content=ans.group(1))
+        return Reply(content=_KUN_MARKERS.sub("", reference).strip())
+    return judge_responder(call)

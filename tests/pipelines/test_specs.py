@@ -10,7 +10,11 @@ from beam_cqia import spec
 from tests.conftest import REPO
 
 # Variables that are not paths get a sample value of their kind.
-SAMPLES = {"contact": "mailto:crawler@example.org"}
+SAMPLES = {
+    "contact": "mailto:crawler@example.org",
+    "base_url": "http://127.0.0.1:9/v1",
+    "model": "kun-test-7b",
+}
 SPECS = sorted(p for p in (REPO / "pipelines").glob("*.yaml") if p.name != "providers.yaml")
 
 
