@@ -21,7 +21,7 @@ is a planted duplicate found, any other is a false merge.
 
 Records are generated inside the pipeline (``Impulse`` → shard numbers → ``Reshuffle`` →
 generating DoFn; never ``beam.Create`` of the data) and go through ``DedupMinHash`` with its
-defaults (threshold 0.8, 128 permutations, 5-grams, t2s), on FnApiRunner in memory in one process
+defaults (read from the code and named in the results), on FnApiRunner in memory in one process
 (rensa on one thread), and with ``--mp-size`` once more with ``--direct_num_workers=2
 --direct_running_mode=multi_processing``. Each run is a fresh subprocess: wall time of
 construction and run, CPU time (user + system, the process and its waited-for children), peak RSS
@@ -63,8 +63,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_minhash  # noqa: E402
 
-THRESHOLD = 0.8  # DedupMinHash's default
-NGRAM = 5
+
+def _defaults() -> dict[str, Any]:
+    """DedupMinHash's defaults in the code measured, and the LSH bands and rows they give."""
+    import inspect
+
+    from beam_cqia.text import minhash
+    from beam_cqia.transforms.neardup import DedupMinHash
+
+    params = inspect.signature(DedupMinHash.__init__).parameters
+    values = {k: params[k].default for k in ("threshold", "ngram", "num_perm", "verify")}
+    values["bands"], values["rows"] = minhash.optimal_bands(
+        float(values["threshold"]), values["num_perm"], 0.5, 0.5
+    )
+    return values
+
+
+DEFAULTS = _defaults()
+THRESHOLD = DEFAULTS["threshold"]
+NGRAM = DEFAULTS["ngram"]
 MIN_CHARS, MAX_CHARS = 20, 600
 EXACT_SHARE, NEAR_SHARE = 0.05, 0.10  # of all records
 RECORDS_PER_SHARD = 10_000
@@ -536,9 +553,11 @@ def report(
         f"{quantiles[0]}/{quantiles[1]}/{quantiles[2]}, mean {statistics.mean(lengths):.0f}) "
         f"and {clauses:,} distinct clauses ({pool['clause_chars'] / 1e6:.1f} M "
         "characters) the text. Planted: 5% exact copies, 10% near copies (5-15% of characters "
-        "edited); near copies are split by the exact Jaccard of their 5-grams to the original "
-        f"(>= {THRESHOLD}: should be found; below: may be). DedupMinHash defaults: threshold "
-        f"{THRESHOLD}, 128 permutations, 9 bands x 13 rows, 5-grams, t2s, keep longest.",
+        f"edited); near copies are split by the exact Jaccard of their {NGRAM}-grams to the "
+        f"original (>= {THRESHOLD}: should be found; below: may be). DedupMinHash defaults: "
+        f"threshold {THRESHOLD}, {DEFAULTS['num_perm']} permutations, {DEFAULTS['bands']} bands "
+        f"x {DEFAULTS['rows']} rows, {NGRAM}-grams, verify "
+        f"{'on' if DEFAULTS['verify'] else 'off'}, t2s, keep longest.",
         "",
         "One fresh process per run, FnApiRunner in memory (workers 1; rensa on one thread) or "
         "`multi_processing` (workers 2). CPU: user + system of the process and its children "

@@ -18,6 +18,7 @@ from beam_cqia.transforms.neardup import DedupMinHash
 from beam_cqia.transforms.quality import FilterByScore, ScoreQuality
 from beam_cqia.transforms.readback import ReadCqiaParquet, ReadRejected
 from beam_cqia.transforms.rebuild import RebuildFromTemplate
+from beam_cqia.transforms.recommend import GroupRecommendations
 from beam_cqia.transforms.sinks import WriteCqiaParquet
 from beam_cqia.transforms.tagging import TagSchema
 
@@ -30,6 +31,7 @@ __all__ = [
     "FilterByScore",
     "FilterContextDependent",
     "FilterPolishedAnswers",
+    "GroupRecommendations",
     "JudgeWithLLM",
     "NormalizeText",
     "PolishAnswers",
