@@ -21,7 +21,7 @@ setup(
     packages=[*find_packages(include=["beam_cqia", "beam_cqia.*"]), "beam_cqia.pipelines"],
     package_dir={"beam_cqia.pipelines": "pipelines"},
     package_data={
-        "beam_cqia": ["prompts/*/*.j2", "demo/*.md", "demo/data/*/*.jsonl"],
+        "beam_cqia": ["prompts/*/*.j2", "demo/*.md", "demo/data/*/*.jsonl", "text/*.yaml"],
         "beam_cqia.pipelines": ["*.yaml"],
     },
     install_requires=[
@@ -66,6 +66,7 @@ setup(
             "ruff>=0.6",
             "pandas",
             "datasketch>=2.0",
+            "datasets>=3.0",
         ],
     },
     entry_points={"console_scripts": ["beam-cqia=beam_cqia.cli:main"]},

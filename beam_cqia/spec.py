@@ -275,9 +275,13 @@ def build(path: str, variables: Mapping[str, str], beam_args: list[str]) -> tupl
 
     rendered, spec = load(path, variables)
     options = pipeline_options(spec, beam_args)
+    # As Beam YAML's launcher records them, plus the spec's path; WriteCqiaParquet's dataset card
+    # reads them back.
     display = {
         "yaml": rendered,
+        "yaml_jinja_template": read_text(path),
         "yaml_jinja_variables": json.dumps(dict(variables), ensure_ascii=False, sort_keys=True),
+        "yaml_pipeline_file": path,
     }
     pipeline = beam.Pipeline(options=options, display_data=display)
     expand(pipeline, spec, path)

@@ -4,6 +4,7 @@ kept in the pipeline's ledger (see ``_stage``) and written by ``WriteCqiaParquet
 from beam_cqia.transforms._stage import StageOutputs, ledger_stages, stage_outputs
 from beam_cqia.transforms.decontam import Decontaminate, WriteDedupIndex
 from beam_cqia.transforms.dedup import DedupExact
+from beam_cqia.transforms.export import ExportChat, ExportCqiaJsonl, SampleSubsets
 from beam_cqia.transforms.fetch import FetchUrls
 from beam_cqia.transforms.ingest import NormalizeText, ReadCrawl
 from beam_cqia.transforms.judge import JudgeWithLLM
@@ -27,6 +28,8 @@ __all__ = [
     "Decontaminate",
     "DedupExact",
     "DedupMinHash",
+    "ExportChat",
+    "ExportCqiaJsonl",
     "FetchUrls",
     "FilterByScore",
     "FilterContextDependent",
@@ -39,6 +42,7 @@ __all__ = [
     "ReadCrawl",
     "ReadRejected",
     "RebuildFromTemplate",
+    "SampleSubsets",
     "ScoreInstructions",
     "ScoreQuality",
     "StageOutputs",

@@ -48,6 +48,7 @@ class StageOutputs:
 class _Ledger:
     def __init__(self) -> None:
         self.stages: list[StageOutputs] = []
+        self.inputs: list[tuple[str, str]] = []  # (stage, path or pattern) the pipeline reads
 
     def names(self) -> set[str]:
         return {s.name for s in self.stages}
@@ -59,6 +60,16 @@ def _ledger(pipeline: beam.Pipeline) -> _Ledger:
         ledger = _Ledger()
         setattr(pipeline, _LEDGER_ATTR, ledger)
     return ledger
+
+
+def register_input(pipeline: beam.Pipeline, stage: str, path: str) -> None:
+    """Records a path or pattern a reading stage reads, for the manifest's ``inputs``."""
+    _ledger(pipeline).inputs.append((stage, path))
+
+
+def ledger_inputs(pipeline: beam.Pipeline) -> list[tuple[str, str]]:
+    """The (stage, path) pairs registered by reading stages, in the order they were applied."""
+    return list(_ledger(pipeline).inputs)
 
 
 def ledger_stages(pipeline: beam.Pipeline) -> list[StageOutputs]:

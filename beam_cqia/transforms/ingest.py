@@ -29,6 +29,7 @@ from beam_cqia.transforms._stage import (
     finish_stage,
     merge_inputs,
     namespace,
+    register_input,
     rejected,
     replace_fields,
 )
@@ -220,6 +221,7 @@ class ReadCrawl(beam.PTransform):
         self._error_handling = error_handling
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> Any:
+        register_input(pbegin.pipeline, self.label, self._path)
         units = (
             pbegin
             | "MatchFiles" >> fileio.MatchFiles(self._path)

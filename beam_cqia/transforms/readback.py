@@ -25,6 +25,7 @@ from beam_cqia.transforms._stage import (
     check_error_handling,
     finish_stage,
     namespace,
+    register_input,
 )
 
 RECORD_TYPES = {"cqia": CqiaRecord, "raw": RawDoc}
@@ -134,6 +135,7 @@ class _ReadBack(beam.PTransform):
         # When the output exists already, a wrong stage is reported while the pipeline is built;
         # otherwise (validating a spec before the run that writes its input) the manifest is read
         # when the pipeline runs, with the same checks.
+        register_input(pbegin.pipeline, self.label, self._path)
         with contextlib.suppress(_NotFinishedError):
             _files(_manifest(self._path), self._path, self._kind, self._stage)
         # Schema'd rows are merged back into records below; the partition columns come from the

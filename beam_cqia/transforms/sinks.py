@@ -14,10 +14,16 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 import beam_cqia
-from beam_cqia import layout
+from beam_cqia import card, layout
 from beam_cqia.records import ErrorRecord, Rejected, arrow_row, arrow_schema
 from beam_cqia.text.ids import stable_bucket
-from beam_cqia.transforms._stage import claim_unwritten, merge_inputs, namespace
+from beam_cqia.transforms._files import remove_tree
+from beam_cqia.transforms._stage import (
+    claim_unwritten,
+    ledger_inputs,
+    merge_inputs,
+    namespace,
+)
 
 MANIFEST = "_manifest.json"
 SUCCESS = "_SUCCESS"
@@ -96,7 +102,8 @@ def _write_table(path: str, table: pa.Table, row_group_rows: int, compression: s
 
 
 class _FinalizeFn(beam.DoFn):
-    """Moves part files into place, removes stale ones, writes _manifest.json and _SUCCESS."""
+    """Moves part files into place, removes stale ones, writes _manifest.json, README.md and
+    _SUCCESS."""
 
     def __init__(
         self,
@@ -107,16 +114,21 @@ class _FinalizeFn(beam.DoFn):
         partition_by: list[str],
         row_group_rows: int,
         compression: str,
+        spec: Mapping[str, Any],
+        inputs: list[tuple[str, str]] = (),
     ):
         self._base, self._sink, self._order = base, sink, stage_order
+        self._inputs = [list(i) for i in inputs]
         self._schemas, self._partition_by = dict(schemas), partition_by
         self._rg, self._compression = row_group_rows, compression
+        self._spec = dict(spec)
 
     def process(
         self,
         files: list[dict[str, Any]],
         plans: list[tuple[str, str, int]],
         counts: list[tuple[str, str, str, int]],
+        stats: list[tuple[Any, ...]],
     ) -> Any:
         base = self._base
         success = FileSystems.join(base, SUCCESS)
@@ -151,21 +163,133 @@ class _FinalizeFn(beam.DoFn):
         stale = [p for p in _existing_part_files(base) if p not in set(finals)]
         if stale:
             FileSystems.delete([FileSystems.join(base, p) for p in stale])
-        temporary = FileSystems.join(base, TEMPORARY)
-        if FileSystems.exists(temporary):
-            FileSystems.delete([temporary])
+        remove_tree(FileSystems.join(base, TEMPORARY))
 
         manifest = build_manifest(
-            [by_path[p] for p in finals], counts, self._order, self._sink, self._partition_by
+            [by_path[p] for p in finals],
+            counts,
+            self._order,
+            self._sink,
+            self._partition_by,
+            spec=self._spec,
+            inputs=self._inputs,
         )
         manifest_path = FileSystems.join(base, MANIFEST)
-        tmp = FileSystems.join(base, f".{MANIFEST}.{uuid.uuid4().hex}")
-        with FileSystems.create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-            fh.write(json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
-        FileSystems.rename([tmp], [manifest_path])
+        text = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
+        _replace_file(base, MANIFEST, text.encode("utf-8"))
+        readme = card.render_card(manifest, stats, self._spec, self._partition_by)
+        _replace_file(base, card.CARD, readme.encode("utf-8"))
         with FileSystems.create(success, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
             fh.write(b"")
         yield manifest_path
+
+
+def _replace_file(base: str, name: str, data: bytes) -> None:
+    """Writes ``base/name`` through a temporary name, so readers never see half a file."""
+    tmp = FileSystems.join(base, f".{name}.{uuid.uuid4().hex}")
+    with FileSystems.create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+        fh.write(data)
+    FileSystems.rename([tmp], [FileSystems.join(base, name)])
+
+
+class _HistogramFn(beam.CombineFn):
+    """Lengths -> ``card.length_summary`` of their ``{length: count}`` histogram (exact, and
+    independent of how the runner splits and merges, unlike approximate quantiles)."""
+
+    def create_accumulator(self) -> dict[int, int]:
+        return {}
+
+    def add_input(self, acc: dict[int, int], length: int) -> dict[int, int]:
+        acc[length] = acc.get(length, 0) + 1
+        return acc
+
+    def merge_accumulators(self, accs: Any) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for acc in accs:
+            for length, n in acc.items():
+                out[length] = out.get(length, 0) + n
+        return out
+
+    def extract_output(self, acc: dict[int, int]) -> dict[str, Any]:
+        return card.length_summary(acc)
+
+
+class _TopWithRestFn(beam.CombineFn):
+    """``(count, value)`` pairs (each value once) -> the ``top`` most frequent, ties by value,
+    and the number and total of the others; memory bounded by ``top`` on every worker."""
+
+    def __init__(self, top: int):
+        self._top = top
+
+    def create_accumulator(self) -> tuple[list[tuple[int, str]], int, int]:
+        return [], 0, 0
+
+    def _trim(self, ranked: list[tuple[int, str]], values: int, count: int) -> Any:
+        ranked.sort(key=lambda cv: (-cv[0], cv[1]))
+        rest = ranked[self._top :]
+        return ranked[: self._top], values + len(rest), count + sum(n for n, _ in rest)
+
+    def add_input(self, acc: Any, item: tuple[int, str]) -> Any:
+        ranked, values, count = acc
+        return self._trim([*ranked, tuple(item)], values, count)
+
+    def merge_accumulators(self, accs: Any) -> Any:
+        ranked: list[tuple[int, str]] = []
+        values = count = 0
+        for r, v, c in accs:
+            ranked += [tuple(x) for x in r]
+            values, count = values + v, count + c
+        return self._trim(ranked, values, count)
+
+    def extract_output(self, acc: Any) -> dict[str, Any]:
+        ranked, values, count = acc
+        return {
+            "top": [[value, n] for n, value in ranked],
+            "other_values": values,
+            "other_count": count,
+        }
+
+
+class _CardStats(beam.PTransform):
+    """The statistics of the dataset card, computed by combiners over the written records:
+    ``("subset", name, n)``, ``("length", subset or None, field, summary)`` (None: all subsets)
+    and ``("labels", distribution, top values)``."""
+
+    def __init__(self, record_type: type):
+        super().__init__()
+        self._fields = tuple(f for f in card.LENGTH_FIELDS if f in record_type._fields)
+
+    def expand(self, records: beam.PCollection) -> beam.PCollection:
+        fields = self._fields
+
+        def lengths(record: Any) -> Any:
+            subset = str(getattr(record, "subset", ""))
+            for field in fields:
+                n = len(str(getattr(record, field) or ""))
+                yield (subset, field), n
+                yield (None, field), n
+
+        subsets = (
+            records
+            | "SubsetOnes" >> beam.Map(lambda r: (str(getattr(r, "subset", "")), 1))
+            | "CountPerSubset" >> beam.CombinePerKey(sum)
+            | "TagSubsets" >> beam.MapTuple(lambda subset, n: ("subset", subset, n))
+        )
+        length_stats = (
+            records
+            | "Lengths" >> beam.FlatMap(lengths)
+            | "LengthHistograms" >> beam.CombinePerKey(_HistogramFn())
+            | "TagLengths" >> beam.MapTuple(lambda key, s: ("length", key[0], key[1], s))
+        )
+        labels = (
+            records
+            | "Labels" >> beam.FlatMap(lambda r: [(kv, 1) for kv in card.label_values(r)])
+            | "CountPerLabel" >> beam.CombinePerKey(sum)
+            | "ByDistribution" >> beam.MapTuple(lambda kv, n: (kv[0], (n, kv[1])))
+            | "TopLabels" >> beam.CombinePerKey(_TopWithRestFn(card.TOP))
+            | "TagLabels" >> beam.MapTuple(lambda dist, top: ("labels", dist, top))
+        )
+        return (subsets, length_stats, labels) | "FlattenStats" >> beam.Flatten()
 
 
 def _existing_part_files(base: str) -> list[str]:
@@ -193,8 +317,12 @@ def build_manifest(
     stage_order: list[tuple[str, str]],
     sink: str,
     partition_by: list[str],
+    spec: Mapping[str, Any] | None = None,
+    inputs: list[list[str]] | None = None,
 ) -> dict[str, Any]:
-    """Assembles the manifest from written files and the stages' in-pipeline counts.
+    """Assembles the manifest from written files and the stages' in-pipeline counts, with the
+    spec it was built from (path, sha256 of the rendered spec and of its template, variables;
+    empty for pipelines built in Python) and the ``[stage, path]`` inputs reading stages read.
 
     The result has no timestamps and sorted lists, so the same input and spec give the same bytes.
     """
@@ -234,6 +362,8 @@ def build_manifest(
             "pyarrow": pa.__version__,
         },
         "layout": {"partition_by": list(partition_by), "kinds": list(layout.KINDS)},
+        "spec": {k: v for k, v in sorted((spec or {}).items()) if k != "text"},
+        "inputs": [list(i) for i in inputs or []],
         "stages": stages,
         "outputs": outputs,
     }
@@ -263,14 +393,20 @@ class WriteCqiaParquet(beam.PTransform):
 
     Layout under ``path``: ``data/<k>=<v>/.../part-NNNNN-of-MMMMM.parquet`` (partition columns are
     in the path, not in the files), ``rejected/subset=<s>/...`` and ``errors/subset=<s>/...``
-    (with reason, stage and the original record as JSON), ``_manifest.json`` and ``_SUCCESS``.
+    (with reason, stage and the original record as JSON), ``_manifest.json``, ``README.md`` and
+    ``_SUCCESS``.
     Rejected and error records are collected from every stage applied before this sink, so none
     can be forgotten. Rows within a file are sorted by id and each record's file is chosen from its
     id, so reruns give the same files. Files are written under ``_temporary/`` and moved into place
     only at the end, when files of an earlier run that this run did not produce are removed; a
     failed run leaves the previous output untouched. The manifest is written by the pipeline
     itself (on any runner, also when the launcher does not wait): for every stage ``in``, ``out``,
-    ``rejected`` per reason and ``errors``, equal to the Beam counters. Counters in
+    ``rejected`` per reason and ``errors``, equal to the Beam counters. After it comes the dataset
+    card ``README.md`` (:mod:`beam_cqia.card`): per-subset counts and length percentiles,
+    task_type, domain and other label distributions (all computed by combiners in the pipeline),
+    the stage funnel, the Beam YAML spec the pipeline was built from (found in the pipeline's
+    display data, as Beam YAML's launcher and ``beam-cqia run`` record it), versions and how to
+    load the data; it holds no timestamps, so reruns give the same bytes. Counters in
     ``beam_cqia.WriteCqiaParquet``: ``seen`` (records received) and ``passed`` (rows written).
 
     The input is one PCollection of records, or a mapping of several (of one record type) to
@@ -421,7 +557,9 @@ class WriteCqiaParquet(beam.PTransform):
             | "CountIn" >> beam.combiners.Count.Globally()
             | "TagIn" >> beam.Map(lambda n: (sink, "in", "", n))
         )
+        stats = records | "CardStats" >> _CardStats(record_type)
         order = [(s.name, s.kind) for s in stages] + [(sink, type(self).__name__)]
+        inputs = ledger_inputs(pipeline)
         schemas = {kind: (rtype, keys) for kind, (_, rtype, keys) in kinds.items()}
         return (
             written
@@ -437,9 +575,12 @@ class WriteCqiaParquet(beam.PTransform):
                     list(self._partition_by),
                     self._rg,
                     self._compression,
+                    card.spec_info(pipeline.display_data()),
+                    inputs,
                 ),
                 plans=beam.pvalue.AsList(plans | "FlattenPlans" >> beam.Flatten()),
                 counts=beam.pvalue.AsList(stage_counts | "FlattenCounts" >> beam.Flatten()),
+                stats=beam.pvalue.AsList(stats),
             )
         )
 

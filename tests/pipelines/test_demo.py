@@ -1,5 +1,6 @@
 """pipelines/demo.yaml end to end on FnApiRunner: golden output, conservation, counters."""
 
+import hashlib
 import itertools
 import json
 from pathlib import Path
@@ -127,10 +128,27 @@ def test_output_matches_golden(demo_run, kind, update_goldens):
         assert g == e, f"{kind} row {i} differs from golden (id {json.loads(e)['id']})"
 
 
+def test_manifest_names_the_spec_and_the_inputs(demo_run):
+    out, _, replacements = demo_run
+    manifest = report.read_manifest(str(out))
+    rendered = DEMO_SPEC.read_text(encoding="utf-8")
+    assert manifest["spec"]["path"] == str(DEMO_SPEC)
+    assert manifest["spec"]["variables"] == {"input": str(spec.demo_data_dir()), "output": str(out)}
+    assert len(manifest["spec"]["sha256"]) == 64
+    template = hashlib.sha256(rendered.encode("utf-8")).hexdigest()
+    assert manifest["spec"]["template_sha256"] == template
+    assert _portable(manifest["inputs"], replacements) == [
+        ["ReadZhihu", "<input>/zhihu/*.jsonl"],
+        ["ReadBaike", "<input>/baike/*.jsonl"],
+        ["ReadExam", "<input>/exam/*.jsonl"],
+    ]
+
+
 def test_manifest_matches_golden(demo_run, update_goldens):
     out, _, _ = demo_run
     manifest = report.read_manifest(str(out))
-    manifest.pop("versions")
+    for volatile in ("versions", "spec", "inputs"):  # checked in the test above
+        manifest.pop(volatile)
     golden = GOLDEN / "manifest.json"
     text = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
     if update_goldens:

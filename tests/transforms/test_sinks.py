@@ -1,5 +1,6 @@
 """WriteCqiaParquet: layout, side outputs, manifest, sharding, reruns, hostile partition values."""
 
+import hashlib
 import json
 import os
 
@@ -7,11 +8,13 @@ import apache_beam as beam
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-from beam_cqia.records import CqiaRecord
+from beam_cqia.card import length_summary
+from beam_cqia.records import CqiaRecord, RawDoc, TaskType
 from beam_cqia.transforms import FilterByScore, TagSchema, WriteCqiaParquet
 from tests.conftest import counters, new_pipeline
-from tests.factories import cqia_record
+from tests.factories import cqia_record, raw_doc
 
 
 def _files(root) -> list[str]:
@@ -52,6 +55,7 @@ def test_layout_side_outputs_and_manifest(tmp_path):
     result.wait_until_finish()
 
     assert _files(out) == [
+        "README.md",
         "_SUCCESS",
         "_manifest.json",
         "data/subset=exam/part-00000-of-00001.parquet",
@@ -122,6 +126,7 @@ def test_sharding_reruns_and_stale_files(tmp_path):
     _write(records[:2], out, max_records_per_file=100)
     assert _files(out) == [
         "NOTES.txt",
+        "README.md",
         "_SUCCESS",
         "_manifest.json",
         "data/subset=zhihu/part-00000-of-00001.parquet",
@@ -157,7 +162,8 @@ def test_hostile_partition_values_stay_inside_and_apart(tmp_path):
 def test_empty_input_still_finishes_the_output(tmp_path):
     out = tmp_path / "out"
     _write([], out)
-    assert _files(out) == ["_SUCCESS", "_manifest.json"]
+    assert _files(out) == ["README.md", "_SUCCESS", "_manifest.json"]
+    assert "**0 records** in 0 subset(s)." in (out / "README.md").read_text(encoding="utf-8")
     manifest = json.loads((out / "_manifest.json").read_text())
     assert manifest["stages"]["Write"]["in"] == 0
     assert manifest["outputs"]["data"]["records"] == 0
@@ -194,3 +200,161 @@ def test_unpartitioned_output_and_rerun(tmp_path):
             "data/part-00000-of-00001.parquet"
         ]
         assert pq.read_table(out / "data/part-00000-of-00001.parquet").num_rows == 5
+
+
+# --- the dataset card (README.md) ---------------------------------------------------------------
+
+
+def _card_records() -> list[CqiaRecord]:
+    records = [
+        cqia_record(
+            f"z{i}",
+            instruction="问" * (i + 1),
+            output="答" * (10 * (i + 1)),
+            signals={"score": 1.0},
+        )
+        for i in range(10)
+    ]
+    records += [
+        cqia_record(
+            f"e{i}",
+            source="exam",
+            instruction="题" * 5,
+            output="解" * 100,
+            task_type=TaskType(["试题"], ["考研", "选择题"]),
+            domain=["数学", f"专题{i:02d}"],
+            answer_from="expert",
+            human_verified=True,
+            signals={"score": 1.0},
+        )
+        for i in range(40)
+    ]
+    return records
+
+
+def _table_row(card: str, first_cell: str) -> list[str]:
+    for line in card.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("|") and cells[0] == first_cell:
+            return cells
+    raise AssertionError(f"no table row {first_cell!r} in the card")
+
+
+def test_dataset_card_statistics_funnel_and_loading(tmp_path):
+    out = tmp_path / "out"
+    low = cqia_record("low", signals={"score": -1.0})
+    p = new_pipeline()
+    (
+        p
+        | beam.Create([*_card_records(), low]).with_output_types(CqiaRecord)
+        | "Filter" >> FilterByScore(rules=[{"signal": "score", "min": 0}])
+        | "Write" >> WriteCqiaParquet(str(out))
+    )
+    p.run().wait_until_finish()
+    card = (out / "README.md").read_text(encoding="utf-8")
+    manifest = json.loads((out / "_manifest.json").read_text())
+
+    assert "**50 records** in 2 subset(s)." in card
+    # zhihu: instruction lengths 1..10, outputs 10..100 (nearest-rank percentiles).
+    header = _table_row(card, "subset")
+    percentiles = [f"instruction p{q}" for q in (10, 50, 90)]
+    assert header[:7] == ["subset", "records", "share", *percentiles, "instruction mean"]
+    assert _table_row(card, "zhihu") == [
+        "zhihu", "10", "20.0%", "1", "5", "9", "5.5", "10", "50", "90", "55.0"
+    ]  # fmt: skip
+    assert _table_row(card, "exam")[:7] == ["exam", "40", "80.0%", "5", "5", "5", "5.0"]
+    assert _table_row(card, "**all**")[:3] == ["**all**", "50", "100.0%"]
+    # Label distributions: shares of all records; long tails summed into one row.
+    assert _table_row(card, "试题") == ["试题", "40", "80.0%"]
+    assert _table_row(card, "选择题") == ["选择题", "40", "80.0%"]
+    assert _table_row(card, "数学") == ["数学", "40", "80.0%"]
+    # 42 domains (数学, 通用, 专题00..39): the top 30, then the other 12 in one row.
+    assert _table_row(card, "(12 other values)") == ["(12 other values)", "12", ""]
+    assert _table_row(card, "expert") == ["expert", "40", "80.0%"]
+    assert _table_row(card, "(empty)") == ["(empty)", "10", "20.0%"]  # answer_from ""
+    assert _table_row(card, "true") == ["true", "40", "80.0%"]
+    # The funnel is the manifest's.
+    assert manifest["stages"]["Filter"]["in"] == 51
+    assert _table_row(card, "Filter") == [
+        "Filter", "FilterByScore", "51", "50", "1", "0", "score_below_min: 1", ""
+    ]  # fmt: skip
+    assert _table_row(card, "Write")[:4] == ["Write", "WriteCqiaParquet", "50", "50"]
+    assert "no Beam YAML spec was recorded" in card
+    assert f"- beam_cqia {manifest['versions']['beam_cqia']}" in card
+    assert 'pd.read_parquet("data")' in card
+    assert 'Dataset.from_pandas(df.drop(columns=["signals"])' in card
+
+
+def test_dataset_card_snippets_load_the_data(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    _write(_card_records(), out)
+    pd = pytest.importorskip("pandas")
+    monkeypatch.chdir(out)  # the card's snippets run from the output directory
+    df = pd.read_parquet("data")
+    assert sorted(df["subset"].astype(str).value_counts().items()) == [("exam", 40), ("zhihu", 10)]
+    one = pd.read_parquet("data", filters=[("subset", "==", "exam")])
+    assert len(one) == 40
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert """filters=[("subset", "==", "exam")]""" in card
+    datasets = pytest.importorskip("datasets")
+    ds = datasets.Dataset.from_pandas(df.drop(columns=["signals"]), preserve_index=False)
+    assert ds.num_rows == 50
+    assert sorted(ds.features) == sorted(c for c in df.columns if c != "signals")
+    exam = ds.filter(lambda row: row["subset"] == "exam")
+    assert exam[0]["task_type"]["minor"] == ["考研", "选择题"]
+
+
+def test_dataset_card_records_the_spec_from_display_data(tmp_path):
+    template = "pipeline:\n  transforms: []  # {{ output }} {{ api_key }}\n"
+    rendered = "pipeline:\n  transforms: []  # /out sk-123\n"
+    display = {
+        "yaml": rendered,
+        "yaml_jinja_template": template,
+        "yaml_jinja_variables": json.dumps({"output": "/out", "api_key": "sk-123"}),
+        "yaml_pipeline_file": "pipelines/x.yaml",
+    }
+    out = tmp_path / "out"
+    p = beam.Pipeline(runner=FnApiRunner(), display_data=display)
+    (
+        p
+        | beam.Create([cqia_record("s")]).with_output_types(CqiaRecord)
+        | "Write" >> WriteCqiaParquet(str(out))
+    )
+    p.run().wait_until_finish()
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "- spec: `pipelines/x.yaml`" in card
+    assert f"sha256 of the rendered spec: `{hashlib.sha256(rendered.encode()).hexdigest()}`" in card
+    assert f"sha256 of the spec template: `{hashlib.sha256(template.encode()).hexdigest()}`" in card
+    assert "- variable `output` = `/out`" in card
+    assert "- variable `api_key` = `***`" in card
+    assert "sk-123" not in card  # the template is shown, never the rendered secret
+    assert "```yaml\n" + template in card
+
+
+def test_dataset_card_unpartitioned_and_raw_docs(tmp_path):
+    out = tmp_path / "out"
+    p = new_pipeline()
+    docs = [raw_doc(f"r{i}", question="问题" * i, answer="回答" * i) for i in range(1, 4)]
+    (
+        p
+        | beam.Create(docs).with_output_types(RawDoc)
+        | "Write" >> WriteCqiaParquet(str(out), partition_by=[])
+    )
+    p.run().wait_until_finish()
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert _table_row(card, "zhihu")[:3] == ["zhihu", "3", "100.0%"]
+    assert "question p50" in card and "answer p90" in card and "instruction p50" not in card
+    assert "## task_type.major" not in card and "## source" in card
+    assert "filters=" not in card  # no subset partitions to filter on
+
+
+def test_length_summary_nearest_rank():
+    assert length_summary({}) == {
+        "count": 0, "total": 0, "min": 0, "max": 0, "p10": 0, "p50": 0, "p90": 0
+    }  # fmt: skip
+    s = length_summary({3: 1})
+    assert (s["p10"], s["p50"], s["p90"], s["total"]) == (3, 3, 3, 3)
+    s = length_summary({1: 9, 100: 1})
+    assert (s["p10"], s["p50"], s["p90"], s["max"]) == (1, 1, 1, 100)
+    s = length_summary({1: 8, 100: 2})
+    assert (s["p90"], s["count"], s["total"]) == (100, 10, 208)
