@@ -614,6 +614,24 @@ def assistant_hits(text: str) -> float:
     return float(len(_ASSISTANT.findall(text)))
 
 
+# A Han character followed by a bracketed toneless pinyin syllable: 烟(yan)台市(shi). Spinning
+# tools insert these to make a copied article look new to keyword and duplicate filters;
+# annotations in teaching material carry tone marks (长(zhǎng)) and English glosses in
+# encyclopedias (劳动力（labour）) are no syllable: neither matches.
+_PINYIN_SYLLABLE = (
+    r"(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?"
+    r"(?:iang|iong|uang|ueng|ang|eng|ong|ing|ian|iao|uai|uan|van|ai|ei|ao|ou|an|en|er|ia|ie|iu"
+    r"|in|ua|uo|ui|un|ue|ve|vn|a|o|e|i|u|v)"
+)
+_PINYIN_INSERT = regex.compile(rf"\p{{Han}}[(（]{_PINYIN_SYLLABLE}[)）]")
+
+
+def pinyin_inserts(text: str) -> float:
+    """Number of toneless pinyin syllables bracketed after a Han character (烟(yan)台), the mark of
+    spun (machine-rewritten) copies of web articles."""
+    return float(len(_PINYIN_INSERT.findall(text)))
+
+
 # --- lexicons -------------------------------------------------------------------------------------
 
 LAYOUTS = ("auto", "word_category", "category_word")
@@ -819,6 +837,7 @@ CONTENT_RULES: Mapping[str, Callable[[str], float]] = MappingProxyType(
         "dup_para_frac": dup_para_frac,
         "boilerplate_hits": boilerplate_hits,
         "assistant_hits": assistant_hits,
+        "pinyin_inserts": pinyin_inserts,
     }
 )
 # Rules giving a family of signals: <rule>.<n>.

@@ -45,6 +45,7 @@ DEFAULT_RULES = (
     "dup_para_frac",
     "boilerplate_hits",
     "assistant_hits",
+    "pinyin_inserts",
 )
 
 
@@ -476,6 +477,11 @@ DEFAULT_THRESHOLDS: list[dict[str, Any]] = [
     # filter. CQIA: 24 (24), 22 of them among CValues' 906 answers (2.4%, the most any file
     # loses); junk: 0. Kept for LLM-written answers, which the junk sets do not contain.
     {"signal": "assistant_hits", "max": 0, "name": "assistant_phrases"},
+    # Spun copies of web articles: toneless pinyin bracketed after characters (烟(yan)台市(shi)).
+    # COIG-CQIA: at most 4 in any record (a Zhihu answer explaining pinyin abbreviations), none
+    # rejected; the ChineseWebText dirty page of this kind has 36; clean pages, cleared1 and
+    # zhwiki (whose English glosses, 劳动力（labour）, are no pinyin syllables) 0.
+    {"signal": "pinyin_inserts", "max": 5, "name": "spun_content"},
     # Long-form answer sources. COIG-CQIA's own length filter: its Zhihu, Xiaohongshu and Douban
     # outputs are >= 280, >= 282 and >= 200 characters; 150 leaves room for normalization and
     # for shorter genuine answers. douban-dmr spam: 22 of 22 (22), and 21 of 22 genuine reviews:

@@ -1067,3 +1067,21 @@ def test_signals_on_real_outputs(corpora, full_context):
         ref_tops, ref_dups = _reference_ngrams(text, (2, 3, 4), range(5, 11))
         assert tops == pytest.approx(ref_tops)
         assert dups == pytest.approx(ref_dups)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("第(di)二十(shi)一届(jie)烟台市中小学机器人竞赛(sai)", 4),  # spun copy of a news page
+        ("莱（lai）州（zhou）一中", 2),  # full-width brackets too
+        ("“长(zhǎng)大”的长读第三声。", 0),  # a tone-marked gloss is an annotation, not spam
+        ("已知函数f(x)=2x，求f(1)的值。", 0),  # ASCII before the bracket
+        ("调用print(msg)输出", 0),
+        ("方程(x)有解", 0),  # x is no syllable
+        ("眼（a）是什么", 1),  # one accidental match stays far below the rule's bound of 5
+        ("劳动力（labour）市场（market）", 0),  # English glosses in encyclopedias
+        ("", 0),
+    ],
+)
+def test_pinyin_inserts(text, expected):
+    assert signals.pinyin_inserts(text) == expected

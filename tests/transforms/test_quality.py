@@ -423,9 +423,10 @@ def test_default_thresholds_on_real_data(corpora):
     assert {k: share for k, (share, ok) in bars.items() if k in hv_files and not ok} == {}
     assert bars[bench.DMR_SPAM][0] >= bench.JUNK_BAR
     assert bars[bench.COLD_OFF][0] >= bench.JUNK_BAR
-    # The documented trade-off (results/quality_calibration.md): 8 of the 10 ChineseWebText
-    # dirty pages; the other two (a web-novel excerpt, a news page with injected pinyin) pass
-    # every rule that does not also reject good text.
-    assert bars[bench.CWT_DIRTY][0] == pytest.approx(0.8)
+    # 9 of the 10 ChineseWebText dirty pages (the spun news page by spun_content); the web-novel
+    # excerpt passes every rule that does not also reject good text
+    # (results/quality_calibration.md).
+    assert bars[bench.CWT_DIRTY][0] == pytest.approx(0.9)
+    assert bars[bench.CWT_DIRTY][1]  # the bar (90%) is met
     # Short comments are rejected for their length, not for being offensive.
     assert cal.by_set[bench.COLD_OFF_ANSWER].share(bench.COLD_OFF_ANSWER) < 0.05
