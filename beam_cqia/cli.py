@@ -1,6 +1,6 @@
 """``beam-cqia``: run, check and report Beam YAML specs; run the embedded demo.
 
-beam-cqia run SPEC.yaml [--var k=v ...] [--runner R] [--no-wait] [beam options...]
+beam-cqia run SPEC.yaml [--var k=v ...] [--runner R] [--wait|--no-wait] [beam options...]
 beam-cqia validate SPEC.yaml [--var k=v ...]
 beam-cqia demo [OUT] [beam options...]
 beam-cqia report OUT
@@ -48,12 +48,26 @@ def _parser() -> argparse.ArgumentParser:
         )
 
     run = sub.add_parser("run", help="run a spec; other options go to Beam (--runner, ...)")
-    run.add_argument("spec", help="a Beam YAML spec, e.g. pipelines/demo.yaml")
-    add_vars(run)
     run.add_argument(
+        "spec", help="a Beam YAML spec (e.g. pipelines/demo.yaml) or a packaged spec's name (demo)"
+    )
+    add_vars(run)
+    waiting = run.add_mutually_exclusive_group()
+    waiting.add_argument(
+        "--wait",
+        dest="wait",
+        action="store_const",
+        const=True,
+        default=None,
+        help="block until the job ends and check its outputs (default for local runners)",
+    )
+    waiting.add_argument(
         "--no-wait",
-        action="store_true",
-        help="return after submitting (remote runners); the manifest is still written",
+        dest="wait",
+        action="store_const",
+        const=False,
+        help="return after submitting (default for DataflowRunner, which prints the job id "
+        "and console URL); the manifest is still written by the job",
     )
     validate = sub.add_parser("validate", help="check a spec without running it")
     validate.add_argument("spec")
@@ -208,7 +222,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "validate":
             return _validate(args, beam_args)
         if args.command == "run":
-            return _run(args.spec, _vars(args), beam_args, wait=not args.no_wait)
+            from beam_cqia import spec
+
+            path, variables = spec.resolve(args.spec, _vars(args))
+            return run_spec(path, variables, beam_args, wait=args.wait)
         if args.command == "demo":
             return _demo(args.out, beam_args)
         if args.command == "report":
@@ -244,14 +261,34 @@ def _validate(args: argparse.Namespace, beam_args: list[str]) -> int:
     return 0
 
 
-def _run(path: str, variables: dict[str, str], beam_args: list[str], wait: bool = True) -> int:
+def run_spec(
+    path: str, variables: dict[str, str], beam_args: list[str], wait: bool | None = None
+) -> int:
+    """Builds and runs a spec (``beam-cqia run``; also the Flex Template and Airflow launcher).
+
+    Local runners: waits, prints each output's funnel and checks its counts. DataflowRunner:
+    prints the job id and console URL and returns unless ``wait``. With ``--template_location``
+    Beam only stages the files and writes the template: nothing runs, nothing is checked.
+
+    Args:
+        path: the spec (local path or any Beam filesystem URL).
+        variables: its Jinja variables.
+        beam_args: pipeline options, e.g. ``["--runner", "DataflowRunner", ...]``.
+        wait: True to block until the job ends, False to return after submitting, None for the
+            runner's default (wait locally, not on Dataflow).
+
+    Returns:
+        The exit status: 0, EXIT_RUN (the job failed) or EXIT_CHECK (counts do not add up).
+    """
     _needs_yaml()
-    from beam_cqia import spec
+    from beam_cqia import launch, spec
 
     pipeline, parsed = spec.build(path, variables, beam_args)
+    mode = launch.launch_mode(pipeline.options)
     result = pipeline.run()
-    if not wait:
-        print(f"submitted {path}; state: {result.state}")
+    if not launch.should_wait(mode, wait):
+        for line in launch.describe_submission(result, pipeline.options):
+            print(f"beam-cqia: {line}")
         return 0
     state = result.wait_until_finish()
     if str(state) not in ("DONE", "PipelineState.DONE"):
@@ -286,7 +323,7 @@ def _demo(out: str, beam_args: list[str]) -> int:
     _needs_yaml()
     variables = {"input": spec.demo_data_dir(), "output": out}
     print(f"beam-cqia demo: building {spec.packaged_spec('demo')} into {out}")
-    return _run(spec.packaged_spec("demo"), variables, beam_args)
+    return run_spec(spec.packaged_spec("demo"), variables, beam_args)
 
 
 def _report(out: str) -> int:

@@ -286,3 +286,23 @@ def build(path: str, variables: Mapping[str, str], beam_args: list[str]) -> tupl
     pipeline = beam.Pipeline(options=options, display_data=display)
     expand(pipeline, spec, path)
     return pipeline, spec
+
+
+def resolve(name_or_path: str, variables: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """A spec argument as ``(path, variables)``: a bare name (``demo``) is a packaged spec.
+
+    The packaged demo, named so, reads the embedded corpus unless ``input`` is given (as
+    ``beam-cqia demo`` does).
+
+    Raises:
+        SpecError: for a bare name that is neither a file nor a packaged spec.
+    """
+    import os
+
+    out = dict(variables)
+    bare = "/" not in name_or_path and not name_or_path.endswith((".yaml", ".yml"))
+    if not bare or os.path.exists(name_or_path):
+        return name_or_path, out
+    if name_or_path == "demo":
+        out.setdefault("input", demo_data_dir())
+    return packaged_spec(name_or_path), out
