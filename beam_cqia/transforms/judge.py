@@ -13,28 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.utils import shared
 
-from beam_cqia import prompts
-from beam_cqia.llm import (
-    ChatClient,
-    ChatRequest,
-    ClientConfig,
-    Completion,
-    Failure,
-    VerdictError,
-    get_parser,
-    is_sqlite_path,
-    open_cache,
-)
-from beam_cqia.llm.cache import temporary_name
+from beam_cqia.llm import ChatRequest, Completion, Failure, VerdictError, get_parser
+from beam_cqia.transforms._llm_stage import Llm, llm_settings
 from beam_cqia.transforms._stage import (
     ERRORS,
     GOOD,
-    check_error_handling,
     finish_stage,
     format_exception,
     merge_inputs,
@@ -80,46 +66,6 @@ def _check_input_type(records: beam.PCollection, fields: Mapping[str, str]) -> N
         )
 
 
-class _BeamFiles:
-    """The cache's FileStore on Beam's FileSystems (local paths, gs://, s3://, ...).
-
-    Local files are written under a temporary name and renamed into place; object stores make
-    an object visible only when its upload completes, so they are written directly.
-    """
-
-    def read(self, path: str) -> bytes | None:
-        try:
-            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-                return fh.read()
-        except Exception:  # each file system raises its own "not found"; re-raised below
-            if not FileSystems.exists(path):
-                return None
-            raise
-
-    def write(self, path: str, data: bytes) -> None:
-        local = FileSystems.get_scheme(path) in (None, "file")
-        target = temporary_name(path) if local else path
-        with FileSystems.create(target, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-            fh.write(data)
-        if local:
-            FileSystems.rename([target], [path])
-
-    def join(self, base: str, *parts: str) -> str:
-        return FileSystems.join(base, *parts)
-
-
-class _Judge:
-    """What a worker process shares between its DoFn instances: the client (its thread pool,
-    connections and cache) and the parsed prompt. A class, so ``Shared`` can hold it."""
-
-    def __init__(self, settings: Mapping[str, Any]):
-        cache = open_cache(settings["cache"], _BeamFiles()) if settings["cache"] else None
-        self.client = ChatClient(settings["client"], cache)
-        name, text, origin = settings["prompt"]
-        self.prompt = prompts.ChatPrompt(name, text, origin)
-        self.parse = get_parser(self.prompt.parser)
-
-
 class _JudgeFn(beam.DoFn):
     """Judges a batch of records with one ``complete_many`` call.
 
@@ -149,7 +95,8 @@ class _JudgeFn(beam.DoFn):
         self._scores = Metrics.distribution(ns, f"signal:{self._signal}")
 
     def setup(self) -> None:
-        self._judge: _Judge = self._handle.acquire(lambda: _Judge(self._settings), tag=self._tag)
+        self._judge: Llm = self._handle.acquire(lambda: Llm(self._settings), tag=self._tag)
+        self._parse = get_parser(self._judge.prompt.parser)
 
     def process(self, batch: list[Any]) -> Any:
         batch = list(batch)
@@ -216,7 +163,7 @@ class _JudgeFn(beam.DoFn):
         if isinstance(result, Failure):
             return ERRORS, (record, (result.kind, f"{where}: {result.message}", []))
         try:
-            verdict = judge.parse(result.content)
+            verdict = self._parse(result.content)
         except VerdictError as exc:
             return ERRORS, (record, (type(exc), f"unparseable verdict from {where}: {exc}", []))
         signals = {**(getattr(record, "signals", None) or {}), self._signal: verdict.score}
@@ -326,40 +273,31 @@ class JudgeWithLLM(beam.PTransform):
         error_handling: Mapping[str, Any] | None = None,
     ):
         super().__init__()
-        config = ClientConfig(
-            base_url=base_url,
-            model=model,
-            api_key_env=api_key_env,
-            concurrency=concurrency,
-            max_retries=max_retries,
-            timeout_seconds=timeout_seconds,
-            deadline_seconds=deadline_seconds,
-            backoff_seconds=backoff_seconds,
-            max_retry_after_seconds=max_retry_after_seconds,
-            temperature=temperature,
-            seed=seed,
-            max_tokens=max_tokens,
-            price_prompt_per_1k=price_prompt_per_1k,
-            price_completion_per_1k=price_completion_per_1k,
-        )  # validates every client setting now, naming the bad one
-        if not isinstance(prompt, str) or not prompt:
-            raise ValueError(f"prompt must be a prompt template id, got {prompt!r}")
-        chat_prompt = prompts.load_chat_prompt(prompt, template_dir)
-        try:
-            get_parser(chat_prompt.parser)
-        except ValueError as exc:
-            raise ValueError(f"prompt {prompt}: {exc}") from None
-        if cache is not None:
-            if not isinstance(cache, str) or not cache.strip():
-                raise ValueError(f"cache must be a path, got {cache!r}")
-            if is_sqlite_path(cache) and "://" in cache:
-                raise ValueError(
-                    f"cache {cache!r}: SQLite caches must be local files; use a directory "
-                    "(e.g. gs://bucket/llm-cache/) for a cache shared by workers"
-                )
-        for name, value in (("batch_size", batch_size),):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        settings, chat_prompt = llm_settings(
+            type(self).__name__,
+            base_url,
+            model,
+            prompt,
+            None,
+            api_key_env,
+            cache,
+            concurrency,
+            batch_size,
+            max_retries,
+            timeout_seconds,
+            deadline_seconds,
+            backoff_seconds,
+            max_retry_after_seconds,
+            temperature,
+            seed,
+            max_tokens,
+            price_prompt_per_1k,
+            price_completion_per_1k,
+            template_dir,
+            error_handling,
+        )
         if not isinstance(signal, str) or not signal.strip():
             raise ValueError(f"signal must name a signal, got {signal!r}")
         fields = dict(fields or {})
@@ -371,16 +309,7 @@ class JudgeWithLLM(beam.PTransform):
                 )
             if not isinstance(field, str) or not field:
                 raise ValueError(f"fields: {variable!r} must name a record field, got {field!r}")
-        check_error_handling(error_handling)
-        self._settings = {
-            "client": config,
-            "cache": cache,
-            # The prompt's text travels with the DoFn: a template_dir on the launcher's disk
-            # works on every worker.
-            "prompt": (chat_prompt.name, chat_prompt.source, chat_prompt.origin),
-            "signal": signal,
-            "fields": fields,
-        }
+        self._settings = {**settings, "signal": signal, "fields": fields}
         self._batch_size = batch_size
         self._error_handling = error_handling
         # One client (threads, connections, cache) per worker process and transform instance.

@@ -24,6 +24,7 @@ batches, retries with backoff and ``Retry-After``, the persistent cache, token a
 Every record that enters a stage leaves it once: main output, ``rejected`` or ``errors``.
 """
 
+import abc
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -32,20 +33,16 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils import shared
 
-from beam_cqia import prompts
 from beam_cqia.llm import (
-    ChatClient,
     ChatRequest,
-    ClientConfig,
     Completion,
     Failure,
     VerdictError,
     get_parser,
-    is_sqlite_path,
-    open_cache,
 )
 from beam_cqia.records import TASK_MAJORS, CqiaRecord, TaskType, format_metadata
 from beam_cqia.text import kun
+from beam_cqia.transforms._llm_stage import Llm, check_int, llm_settings
 from beam_cqia.transforms._stage import (
     ERRORS,
     GOOD,
@@ -58,7 +55,6 @@ from beam_cqia.transforms._stage import (
     rejected,
     replace_fields,
 )
-from beam_cqia.transforms.judge import _BeamFiles
 
 BACKTRANSLATE_PROMPT = "kun_backtranslate.v1"
 SCORE_PROMPT = "kun_score_instruction.v1"
@@ -73,11 +69,6 @@ OVERLONG = ("reject", "truncate")
 
 class KunOutputError(ValueError):
     """A model's answer that cannot be used: nothing left once cleaned."""
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
 def _check_str_list(name: str, value: Any, allow_empty: bool = False) -> list[str]:
@@ -120,92 +111,6 @@ def _text_of(record: Any, field: str) -> str:
 # --- the LLM machinery shared by the three model stages -------------------------------------------
 
 
-class _Llm:
-    """What a worker process shares between DoFn instances of one stage: the client (threads,
-    connections, cache) and the parsed prompt. A class, so ``Shared`` can hold it."""
-
-    def __init__(self, settings: Mapping[str, Any]):
-        cache = open_cache(settings["cache"], _BeamFiles()) if settings["cache"] else None
-        self.client = ChatClient(settings["client"], cache)
-        name, text, origin = settings["prompt"]
-        self.prompt = prompts.ChatPrompt(name, text, origin)
-
-
-def _llm_settings(
-    kind: str,
-    base_url: str,
-    model: str,
-    prompt: str,
-    parsers: tuple[str, ...] | None,
-    api_key_env: str | None,
-    cache: str | None,
-    concurrency: int,
-    batch_size: int,
-    max_retries: int,
-    timeout_seconds: float,
-    deadline_seconds: float,
-    backoff_seconds: float,
-    max_retry_after_seconds: float,
-    temperature: float,
-    seed: int | None,
-    max_tokens: int | None,
-    price_prompt_per_1k: float | None,
-    price_completion_per_1k: float | None,
-    template_dir: str | None,
-    error_handling: Mapping[str, Any] | None,
-) -> tuple[dict[str, Any], prompts.ChatPrompt]:
-    """Validates the settings every model stage shares, as JudgeWithLLM does, and loads the
-    prompt; ``parsers`` lists the parser names the stage understands (None: a verdict parser)."""
-    config = ClientConfig(
-        base_url=base_url,
-        model=model,
-        api_key_env=api_key_env,
-        concurrency=concurrency,
-        max_retries=max_retries,
-        timeout_seconds=timeout_seconds,
-        deadline_seconds=deadline_seconds,
-        backoff_seconds=backoff_seconds,
-        max_retry_after_seconds=max_retry_after_seconds,
-        temperature=temperature,
-        seed=seed,
-        max_tokens=max_tokens,
-        price_prompt_per_1k=price_prompt_per_1k,
-        price_completion_per_1k=price_completion_per_1k,
-    )  # validates every client setting now, naming the bad one
-    if not isinstance(prompt, str) or not prompt:
-        raise ValueError(f"prompt must be a prompt template id, got {prompt!r}")
-    chat_prompt = prompts.load_chat_prompt(prompt, template_dir)
-    if parsers is None:
-        try:
-            get_parser(chat_prompt.parser)
-        except ValueError as exc:
-            raise ValueError(f"prompt {prompt}: {exc}") from None
-    elif chat_prompt.parser not in parsers:
-        raise ValueError(
-            f"prompt {prompt}: {kind} reads answers with parser {list(parsers)}, but the prompt "
-            f"names {chat_prompt.parser!r}"
-        )
-    if cache is not None:
-        if not isinstance(cache, str) or not cache.strip():
-            raise ValueError(f"cache must be a path, got {cache!r}")
-        if is_sqlite_path(cache) and "://" in cache:
-            raise ValueError(
-                f"cache {cache!r}: SQLite caches must be local files; use a directory "
-                "(e.g. gs://bucket/llm-cache/) for a cache shared by workers"
-            )
-    _check_int("batch_size", batch_size, 1)
-    check_error_handling(error_handling)
-    settings = {
-        "client": config,
-        "cache": cache,
-        # The prompt's text travels with the DoFn: a template_dir on the launcher's disk works
-        # on every worker.
-        "prompt": (chat_prompt.name, chat_prompt.source, chat_prompt.origin),
-        "batch_size": batch_size,
-    }
-    return settings, chat_prompt
-
-
 class _Outcome:
     """Builders of a record's outcome in a model stage: ``(tag, value)`` pairs."""
 
@@ -222,7 +127,7 @@ class _Outcome:
         return ERRORS, (record, (kind, message, [stack] if stack else []))
 
 
-class _LlmFn(beam.DoFn):
+class _LlmFn(beam.DoFn, abc.ABC):
     """Sends a batch of records to the model with one ``complete_many`` call.
 
     Subclasses say what to ask (``_prepare``: prompt values, or an outcome without asking) and
@@ -249,17 +154,19 @@ class _LlmFn(beam.DoFn):
         self._cost = Metrics.counter(ns, "cost_micros")
 
     def setup(self) -> None:
-        self._llm: _Llm = self._handle.acquire(lambda: _Llm(self._settings), tag=self._tag)
+        self._llm: Llm = self._handle.acquire(lambda: Llm(self._settings), tag=self._tag)
 
     @property
     def _where(self) -> str:
         return f"{self._llm.client.config.model} ({self._llm.prompt.name})"
 
+    @abc.abstractmethod
     def _prepare(self, record: Any) -> dict[str, str] | tuple[str, Any]:
-        raise NotImplementedError
+        """The prompt values for ``record``, or its outcome when there is nothing to ask."""
 
+    @abc.abstractmethod
     def _finish(self, record: Any, values: Mapping[str, str], answer: Completion) -> Any:
-        raise NotImplementedError
+        """The outcome of ``record`` given the model's answer to ``values``."""
 
     def process(self, batch: list[Any]) -> Any:
         batch = list(batch)
@@ -518,7 +425,7 @@ class BacktranslateInstructions(beam.PTransform):
         error_handling: Mapping[str, Any] | None = None,
     ):
         super().__init__()
-        self._settings, _ = _llm_settings(
+        self._settings, _ = llm_settings(
             type(self).__name__,
             base_url,
             model,
@@ -544,9 +451,9 @@ class BacktranslateInstructions(beam.PTransform):
         text_fields = _check_str_list(
             "text_fields", ["answer", "body"] if text_fields is None else text_fields
         )
-        _check_int("min_chars", min_chars, 0)
-        _check_int("max_chars", max_chars, 1)
-        _check_int("max_instruction_chars", max_instruction_chars, 1)
+        check_int("min_chars", min_chars, 0)
+        check_int("max_chars", max_chars, 1)
+        check_int("max_instruction_chars", max_instruction_chars, 1)
         if min_chars > max_chars:
             raise ValueError(f"min_chars {min_chars} > max_chars {max_chars}")
         task_major = _check_str_list("task_major", ["问答"] if task_major is None else task_major)
@@ -761,7 +668,7 @@ class ScoreInstructions(beam.PTransform):
         error_handling: Mapping[str, Any] | None = None,
     ):
         super().__init__()
-        self._settings, chat_prompt = _llm_settings(
+        self._settings, chat_prompt = llm_settings(
             type(self).__name__,
             base_url,
             model,
@@ -937,8 +844,8 @@ class PolishAnswers(beam.PTransform):
         error_handling: Mapping[str, Any] | None = None,
     ):
         super().__init__()
-        _check_int("max_tokens", max_tokens, 1)
-        self._settings, _ = _llm_settings(
+        check_int("max_tokens", max_tokens, 1)
+        self._settings, _ = llm_settings(
             type(self).__name__,
             base_url,
             model,
@@ -964,7 +871,7 @@ class PolishAnswers(beam.PTransform):
         for name, value in (("instruction_field", instruction_field), ("text_field", text_field)):
             if not isinstance(value, str) or not value:
                 raise ValueError(f"{name} must name a record field, got {value!r}")
-        _check_int("max_chars", max_chars, 1)
+        check_int("max_chars", max_chars, 1)
         if overlong not in OVERLONG:
             raise ValueError(f"overlong must be one of {list(OVERLONG)}, got {overlong!r}")
         if not isinstance(keep_original, bool):
@@ -1082,8 +989,8 @@ class FilterPolishedAnswers(beam.PTransform):
             else kun.check_phrases(banned_phrases, "banned_phrases")
         )
         banned = (*banned, *kun.check_phrases(extra_banned_phrases, "extra_banned_phrases"))
-        _check_int("min_chars", min_chars, 0)
-        _check_int("max_opening_repeats", max_opening_repeats, 1)
+        check_int("min_chars", min_chars, 0)
+        check_int("max_opening_repeats", max_opening_repeats, 1)
         if (
             isinstance(repeat_similarity, bool)
             or not isinstance(repeat_similarity, (int, float))

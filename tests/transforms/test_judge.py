@@ -226,11 +226,11 @@ def test_rows_without_signals_are_refused_when_the_pipeline_is_built(server):
 
 def test_the_directory_cache_works_on_gcs(gcs_emulator, server):
     from beam_cqia.llm import ChatClient, ClientConfig, DirectoryCache
-    from beam_cqia.transforms.judge import _BeamFiles
+    from beam_cqia.transforms._llm_stage import BeamFiles
 
     config = ClientConfig(base_url=server.base_url, model="judge-7b")
     request = [{"role": "user", "content": "缓存在 GCS 上 #score=9"}]
-    store = _BeamFiles()
+    store = BeamFiles()
     cache = DirectoryCache("gs://cqia-test/llm-cache/", store)
     with ChatClient(config, cache) as client:
         assert not client.complete(request).cached
