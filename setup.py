@@ -67,6 +67,7 @@ setup(
             "pandas",
             "datasketch>=2.0",
             "datasets>=3.0",
+            "uv>=0.4",  # builds the Airflow test environment
         ],
     },
     entry_points={"console_scripts": ["beam-cqia=beam_cqia.cli:main"]},

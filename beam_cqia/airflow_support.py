@@ -1,4 +1,4 @@
-"""What the Airflow DAG (``airflow/dags/cqia_beam.py``) runs, built from its params; no Airflow
+"""What the Airflow DAG (``pipelines/airflow/cqia_beam.py``) runs, built from its params; no Airflow
 import, so it is tested without Airflow.
 
 The DAG runs ``python -m beam_cqia.flex_launcher`` through ``BeamRunPythonPipelineOperator``:
@@ -8,7 +8,10 @@ arguments Airflow's Beam hook turns them into. :func:`run_args` is the same run 
 
 DAG params (all optional but ``spec``):
     spec: packaged spec name (``demo``) or path (local or gs://).
-    vars: the spec's Jinja variables, ``{name: value}``; ``{ds}`` in a value is the run's date.
+    vars: the spec's Jinja variables, ``{name: value}``. In a value, ``{input_date}`` and
+        ``{output_date}`` are the dates below and ``{ds}`` is the run's logical date.
+    input_date, output_date: ``YYYY-MM-DD``; empty means the run's logical date. Setting them
+        rebuilds an older crawl (``input_date``) into a new release (``output_date``).
     runner: ``FnApiRunner`` (local), ``DataflowRunner``, ``PortableRunner``, ...
     temp_location, sdk_container_image, setup_file: the usual Dataflow options; an image also
         sets ``sdk_location=container``.
@@ -17,12 +20,15 @@ DAG params (all optional but ``spec``):
 """
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "spec": "demo",
-    "vars": {"output": "out/cqia_beam/{ds}"},
+    "vars": {"output": "out/cqia_beam/{output_date}"},
+    "input_date": "",
+    "output_date": "",
     "runner": "FnApiRunner",
     "project": "",
     "region": "us-central1",
@@ -30,7 +36,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "sdk_container_image": "",
     "setup_file": "",
     "job_name": "beam-cqia",
-    "wait_until_finished": False,
+    "wait_until_finished": True,
     "beam_options": {},
 }
 # Options the operator passes itself (from `runner` and its Dataflow configuration).
@@ -45,15 +51,51 @@ def _with_defaults(params: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+DATE_PLACEHOLDERS = ("{ds}", "{input_date}", "{output_date}")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def run_dates(params: Mapping[str, Any], ds: str | None = None) -> dict[str, str | None]:
+    """The values of the date placeholders: ``{ds}``, ``{input_date}``, ``{output_date}``.
+
+    Args:
+        params: the DAG run's params.
+        ds: the run's logical date; ``None`` for a run without one (a manual run in Airflow 3).
+    """
+    merged = _with_defaults(params)
+    dates: dict[str, str | None] = {"{ds}": ds}
+    for name in ("input_date", "output_date"):
+        value = merged.get(name) or ds
+        if value is not None and not _DATE.fullmatch(str(value)):
+            raise ValueError(f"the {name} param is a date YYYY-MM-DD, got {value!r}")
+        dates["{" + name + "}"] = value
+    return dates
+
+
 def spec_vars(params: Mapping[str, Any], ds: str | None = None) -> dict[str, str]:
-    """The spec's variables, with ``{ds}`` replaced by the run's date when given."""
+    """The spec's variables with the date placeholders filled in.
+
+    Raises:
+        ValueError: a value uses a date the run does not have (no logical date and the
+            matching ``input_date``/``output_date`` param left empty).
+    """
     variables = _with_defaults(params)["vars"] or {}
     if not isinstance(variables, Mapping):
         raise ValueError(f"the vars param is a mapping of name to value, got {variables!r}")
+    dates = run_dates(params, ds)
     out = {}
     for name, value in variables.items():
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        out[str(name)] = text.replace("{ds}", ds) if ds is not None else text
+        for placeholder, date in dates.items():
+            if placeholder not in text:
+                continue
+            if date is None:
+                raise ValueError(
+                    f"the vars value {name}={text!r} uses {placeholder}, but this run has no "
+                    "logical date: set the input_date/output_date params"
+                )
+            text = text.replace(placeholder, date)
+        out[str(name)] = text
     return out
 
 
@@ -146,3 +188,9 @@ def run_args(params: Mapping[str, Any], ds: str | None = None) -> list[str]:
         if config["wait_until_finished"]:
             args.append("--wait")
     return args + to_args(beam_options(params))
+
+
+def task_for(params: Mapping[str, Any]) -> str:
+    """The DAG task that runs a run's params: ``run_dataflow`` or ``run_local``."""
+    runner = str(_with_defaults(params)["runner"])
+    return "run_dataflow" if runner.lower().endswith("dataflowrunner") else "run_local"

@@ -309,8 +309,14 @@ def _print_outputs(outputs: list[str], result: Any) -> int:
         print(f"\noutput: {os.path.abspath(out) if '://' not in out else out}")
         print(report.format_funnel(manifest))
         problems = report.conservation_problems(manifest)
-        if counters is not None:
-            problems += report.metric_mismatches(counters, manifest)
+        if counters is None:
+            print("counters: none reported by this runner; the funnel is the manifest's")
+        else:
+            mismatches = report.metric_mismatches(counters, manifest)
+            problems += mismatches
+            if not mismatches:
+                stages = len(manifest["stages"])
+                print(f"counters: Beam's agree with the manifest on all {stages} stages")
         for problem in problems:
             print(f"beam-cqia: COUNT MISMATCH {problem}", file=sys.stderr)
             status = EXIT_CHECK

@@ -1,9 +1,12 @@
 """The demo spec gives byte-identical output on FnApiRunner in memory, on FnApiRunner with
 multi_processing workers, and on PortableRunner against Beam's Python job service with LOOPBACK
-workers (the path Flink's job server uses). The job service is started and stopped here."""
+workers (the path Flink's job server uses), and the CLI reports the three runs the same way. The
+job service is started and stopped here."""
 
+import contextlib
 import difflib
 import filecmp
+import io
 import json
 import socket
 import subprocess
@@ -64,11 +67,21 @@ def job_endpoint(tmp_path_factory):
 
 def _run(out: Path, *options: str) -> Path:
     # Same absolute paths for every runner: records name their input files.
-    code = cli.main(
-        ["run", str(DEMO), "--var", f"input={DATA}", "--var", f"output={out}", *options]
-    )
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = cli.main(
+            ["run", str(DEMO), "--var", f"input={DATA}", "--var", f"output={out}", *options]
+        )
     assert code == 0
+    # What the CLI reports after the run: the output, the funnel and the counters' check.
+    report = printed.getvalue()
+    report = report[report.index("\noutput: ") :].replace(str(out), "OUT")
+    (out.parent / "cli_report.txt").write_text(report, encoding="utf-8")
     return out
+
+
+def _cli_report(out: Path) -> str:
+    return (out.parent / "cli_report.txt").read_text(encoding="utf-8")
 
 
 def _files(root: Path) -> list[str]:
@@ -94,6 +107,10 @@ def _assert_identical(a: Path, b: Path) -> None:
     # rendered spec (which holds it).
     assert _card(a) == _card(b)
     assert _manifest(a) == _manifest(b)
+    # Every runner's counters reached the CLI (PortableRunner's as committed values only) and
+    # agreed with the manifest, and the CLI printed the same report.
+    assert "counters: Beam's agree with the manifest on all" in _cli_report(b)
+    assert _cli_report(a) == _cli_report(b)
 
 
 def _manifest(out: Path) -> dict:
