@@ -25,8 +25,9 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# One test file per worker keeps module fixtures (a demo run, a job service) built once.
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist loadfile
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/run.py

@@ -22,7 +22,7 @@ setup(
     package_dir={"beam_cqia.pipelines": "pipelines"},
     package_data={
         "beam_cqia": ["prompts/*/*.j2", "demo/*.md", "demo/data/*/*.jsonl", "text/*.yaml"],
-        "beam_cqia.pipelines": ["*.yaml"],
+        "beam_cqia.pipelines": ["*.yaml", "families/*.yaml"],
     },
     install_requires=[
         f"apache-beam=={BEAM}",
@@ -67,7 +67,9 @@ setup(
             "pandas",
             "datasketch>=2.0",
             "datasets>=3.0",
+            "websockets>=12",  # the DevTools client of the report.html browser test
             "uv>=0.4",  # builds the Airflow test environment
+            "pytest-xdist>=3.5",  # the suite runs on every core, one test file per worker
         ],
     },
     entry_points={"console_scripts": ["beam-cqia=beam_cqia.cli:main"]},
