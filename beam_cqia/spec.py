@@ -85,20 +85,54 @@ def render(path: str, variables: Mapping[str, str]) -> str:
     try:
         return yaml_transform.expand_jinja(template, dict(variables), [FileSystems.split(path)[0]])
     except jinja2.UndefinedError as exc:
-        missing = sorted(_undeclared(template) - set(variables))
+        missing = sorted(spec_variables(path) - set(variables))
         hint = " ".join(f"--var {m}=..." for m in missing) or "the variable"
         raise SpecError(f"{path}: {exc.message}; pass {hint}") from exc
     except jinja2.TemplateSyntaxError as exc:
         raise SpecError(f"{path}:{exc.lineno}: Jinja syntax error: {exc.message}") from exc
 
 
-def _undeclared(template: str) -> set[str]:
-    from jinja2 import meta
+def spec_variables(path: str) -> set[str]:
+    """The variables a spec needs from ``--var``, including those of the files it includes
+    (``{% include 'families/x.yaml' %}``, found next to the spec as Beam YAML finds them).
+
+    Variables the spec sets itself (``{% set %}``) or only tests with ``is defined`` (optional,
+    with a default in the spec) are not needed; ``datetime`` is Beam YAML's own.
+    """
+    from apache_beam.io.filesystems import FileSystems
+
+    return _needed(read_text(path), FileSystems.split(path)[0], set())
+
+
+def _needed(source: str, directory: str, seen: set[str]) -> set[str]:
+    from apache_beam.io.filesystems import FileSystems
+    from jinja2 import meta, nodes
 
     try:
-        return set(meta.find_undeclared_variables(jinja2.Environment().parse(template)))
+        ast = jinja2.Environment().parse(source)
     except jinja2.TemplateSyntaxError:
         return set()
+    needed = set(meta.find_undeclared_variables(ast))
+    for name in meta.find_referenced_templates(ast):
+        if name is None or name in seen:
+            continue
+        seen.add(name)
+        try:
+            included = read_text(FileSystems.join(directory, name))
+        except SpecError:
+            continue  # rendering reports the missing file
+        needed |= _needed(included, directory, seen)
+    assigned = {
+        n.target.name
+        for n in ast.find_all((nodes.Assign, nodes.AssignBlock))
+        if isinstance(n.target, nodes.Name)
+    }
+    optional = {
+        t.node.name
+        for t in ast.find_all(nodes.Test)
+        if t.name == "defined" and isinstance(t.node, nodes.Name)
+    }
+    return needed - assigned - optional - {"datetime"}
 
 
 def parse(rendered: str, path: str) -> dict[str, Any]:

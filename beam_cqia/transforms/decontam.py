@@ -147,21 +147,40 @@ class WriteDedupIndex(beam.PTransform):
         return dedup_index.write_index(rows, self._path, self._kind, self._params, "Index")
 
 
-class _NgramIndex:
-    """A loaded n-gram index: hashes sorted with their item codes (weak-referenceable)."""
+def _read_index_rows(paths: list[str]) -> tuple[list[Any], list[Any], list[Any]]:
+    """The (hash, item, count) columns of the n-gram indexes at ``paths``, file by file."""
+    hashes, items, counts = [], [], []
+    for path in paths:
+        meta = dedup_index.read_meta(path)
+        for name in meta["files"]:
+            with FileSystems.open(
+                FileSystems.join(path, name), compression_type=CompressionTypes.UNCOMPRESSED
+            ) as fh:
+                table = pq.read_table(fh)
+            hashes.append(table.column("hash").to_numpy())
+            items.append(np.asarray(table.column("item").to_pylist(), dtype=object))
+            counts.append(table.column("count").to_numpy())
+    return hashes, items, counts
 
-    def __init__(self, paths: list[str], max_items_per_ngram: int):
-        hashes, items, counts = [], [], []
-        for path in paths:
-            meta = dedup_index.read_meta(path)
-            for name in meta["files"]:
-                with FileSystems.open(
-                    FileSystems.join(path, name), compression_type=CompressionTypes.UNCOMPRESSED
-                ) as fh:
-                    table = pq.read_table(fh)
-                hashes.append(table.column("hash").to_numpy())
-                items.append(np.asarray(table.column("item").to_pylist(), dtype=object))
-                counts.append(table.column("count").to_numpy())
+
+class _NgramIndex:
+    """A loaded n-gram index: hashes sorted with their item codes (weak-referenceable).
+
+    Built from index files (``paths``) and/or benchmark items hashed in the pipeline
+    (``extra``: ``(item id, distinct n-gram hashes)`` pairs).
+    """
+
+    def __init__(
+        self,
+        paths: list[str],
+        max_items_per_ngram: int,
+        extra: list[tuple[str, np.ndarray]] | None = None,
+    ):
+        hashes, items, counts = _read_index_rows(paths)
+        for item, item_hashes_ in extra or []:
+            hashes.append(np.asarray(item_hashes_, np.uint64))
+            items.append(np.full(len(item_hashes_), item, dtype=object))
+            counts.append(np.full(len(item_hashes_), len(item_hashes_), np.int64))
         hash_all = np.concatenate(hashes) if hashes else np.empty(0, np.uint64)
         item_all = np.concatenate(items) if items else np.empty(0, object)
         count_all = np.concatenate(counts) if counts else np.empty(0, np.int64)
@@ -215,12 +234,19 @@ class _DecontaminateFn(beam.DoFn):
     def setup(self) -> None:
         self._t2s = _models.converter_or_none(self._handle, self._params["opencc"])
         paths, max_items = list(self._paths), self._max_items
-        self._index = self._handle.acquire(
-            lambda: _NgramIndex(paths, max_items), tag=f"ngram-index:{paths}:{max_items}"
-        )
+        self._index = None
+        if paths:
+            self._index = self._handle.acquire(
+                lambda: _NgramIndex(paths, max_items), tag=f"ngram-index:{paths}:{max_items}"
+            )
 
-    def process(self, record: Any) -> Any:
+    def process(self, record: Any, benchmark: list[tuple[str, Any]] | None = None) -> Any:
         self._seen.inc()
+        if benchmark is not None and not getattr(self, "_with_benchmark", False):
+            # Items hashed in this pipeline arrive as a side input, which setup() cannot see:
+            # the index is built on the first record and kept for the DoFn's life.
+            self._index = _NgramIndex(list(self._paths), self._max_items, benchmark)
+            self._with_benchmark = True
         fields = self._fields or text_fields_of(record)
         text = "\n".join(getattr(record, f) or "" for f in fields)
         query = item_hashes(text, self._params["ngram"], self._t2s)
@@ -239,6 +265,24 @@ class _DecontaminateFn(beam.DoFn):
             yield record
 
 
+class _ItemHashesFn(beam.DoFn):
+    """A benchmark item as ``(id, distinct n-gram hashes)``; items without text are left out."""
+
+    def __init__(self, params: Mapping[str, Any], fields: list[str], handle: shared.Shared):
+        self._params, self._fields, self._handle = dict(params), fields, handle
+
+    def setup(self) -> None:
+        self._t2s = _models.converter_or_none(self._handle, self._params["opencc"])
+
+    def process(self, item: Any) -> Any:
+        fields = self._fields or text_fields_of(item)
+        hashes = item_hashes(
+            "\n".join(getattr(item, f) or "" for f in fields), self._params["ngram"], self._t2s
+        )
+        if hashes.size:
+            yield str(item.id), hashes
+
+
 class Decontaminate(beam.PTransform):
     """Drops records that contain a benchmark item (e.g. a CMMLU or GAOKAO question).
 
@@ -248,13 +292,25 @@ class Decontaminate(beam.PTransform):
     distinct character n-grams, however much other text it has; n-grams are taken line by line
     (stem, each option, option labels removed) after the exact-dedup normalization.
     N-grams shared by more than ``max_items_per_ngram`` items are generic exam phrasing and are
-    ignored. The index is built with ``WriteDedupIndex(kind: ngram)`` and loaded once per worker.
+    ignored.
+
+    The benchmark items come from n-gram indexes written earlier by ``WriteDedupIndex(kind:
+    ngram)`` (``against``), from inputs of this stage (``benchmarks``: a spec gives the stage a
+    map input, ``input: {records: Tag, cmmlu: ReadCmmluTest}``, and names the benchmark inputs,
+    so one run reads the benchmark sets and decontaminates against them), or both. Items read in
+    the pipeline are hashed with the indexes' parameters (6-grams and t2s without indexes) and
+    reach the check as a side input; the index is built once per DoFn instance.
     Outputs: clean records (main), rejected (``contaminated``, with the benchmark item as the kept
-    id and the overlap in the detail), errors. Counters in ``beam_cqia.Decontaminate``: ``seen``,
-    ``passed``, ``filtered:contaminated``, ``errors``.
+    id and the overlap in the detail), errors. The manifest counts the records only, not the
+    benchmark items. Counters in ``beam_cqia.Decontaminate``: ``seen``, ``passed``,
+    ``filtered:contaminated``, ``errors``.
 
     Args:
         against: n-gram indexes of benchmark sets.
+        benchmarks: names of this stage's inputs that hold benchmark items rather than records
+            (the other inputs are the records to check).
+        benchmark_fields: the fields of the benchmark items to hash (e.g. ``[question]``: stem
+            and options); by default every text field of their record type.
         fields: the fields to check; by default every text field of the record type.
         min_overlap: share of an item's n-grams a record must cover to be contaminated.
         max_items_per_ngram: n-grams found in more items than this are ignored.
@@ -263,16 +319,30 @@ class Decontaminate(beam.PTransform):
 
     def __init__(
         self,
-        against: list[str],
+        against: list[str] | None = None,
+        benchmarks: list[str] | None = None,
+        benchmark_fields: list[str] | None = None,
         fields: list[str] | None = None,
         min_overlap: float = 0.5,
         max_items_per_ngram: int = 20,
         error_handling: Mapping[str, Any] | None = None,
     ):
         super().__init__()
-        if not isinstance(against, list) or not against:
-            raise ValueError("against must list at least one n-gram index")
+        against = [] if against is None else against
+        benchmarks = [] if benchmarks is None else benchmarks
+        if not isinstance(against, list) or not all(isinstance(p, str) and p for p in against):
+            raise ValueError(f"against must be a list of index paths, got {against!r}")
+        if not isinstance(benchmarks, list) or not all(
+            isinstance(b, str) and b for b in benchmarks
+        ):
+            raise ValueError(f"benchmarks must be a list of input names, got {benchmarks!r}")
+        if not against and not benchmarks:
+            raise ValueError(
+                "against must list at least one n-gram index, or benchmarks name the inputs "
+                "that hold benchmark items"
+            )
         check_field_names(fields)
+        check_field_names(benchmark_fields)
         if (
             isinstance(min_overlap, bool)
             or not isinstance(min_overlap, (int, float))
@@ -284,18 +354,57 @@ class Decontaminate(beam.PTransform):
         for path, meta in zip(against, metas, strict=True):
             if meta["kind"] != "ngram":
                 raise ValueError(f"{path} is a {meta['kind']} index; Decontaminate needs ngram")
-        params = metas[0]["params"]
-        for path in against[1:]:
-            dedup_index.check_index(path, "ngram", params)
+        if metas:
+            params = metas[0]["params"]
+            for path in against[1:]:
+                dedup_index.check_index(path, "ngram", params)
+        else:
+            params = dedup_index.ngram_params(
+                DEFAULT_DECONTAM_NGRAM, list(benchmark_fields or []), "t2s"
+            )
         self._params = params
         self._paths = list(against)
+        self._benchmarks = list(benchmarks)
+        self._benchmark_fields = list(benchmark_fields or [])
         self._fields = list(fields or [])
         self._min, self._max_items = float(min_overlap), max_items_per_ngram
         self._error_handling = error_handling
 
+    def _split_inputs(self, inputs: Any) -> tuple[Any, list[beam.PCollection]]:
+        if not self._benchmarks:
+            return inputs, []
+        if not isinstance(inputs, Mapping):
+            raise ValueError(
+                f"{self.label}: benchmarks {self._benchmarks} name inputs, so the stage needs a "
+                "map input (input: {records: ..., <benchmark>: ...})"
+            )
+        missing = [b for b in self._benchmarks if b not in inputs]
+        records = {k: v for k, v in inputs.items() if k not in self._benchmarks}
+        if missing or not records:
+            raise ValueError(
+                f"{self.label}: inputs are {sorted(inputs)}; benchmarks {self._benchmarks} must "
+                f"name some of them{f' (missing {missing})' if missing else ''} and at least one "
+                "other input must hold the records"
+            )
+        return records, [inputs[b] for b in self._benchmarks]
+
     def expand(self, inputs: Any) -> Any:
-        records = merge_inputs(inputs, self.label)
+        record_inputs, bench_inputs = self._split_inputs(inputs)
+        records = merge_inputs(record_inputs, self.label)
         check_fields_exist(records, self._fields)
+        side: dict[str, Any] = {}
+        if bench_inputs:
+            for pcoll in bench_inputs:
+                check_fields_exist(pcoll, self._benchmark_fields)
+            items = (
+                bench_inputs | "MergeBenchmarks" >> beam.Flatten()
+                if len(bench_inputs) > 1
+                else bench_inputs[0]
+            )
+            hashed = items | "HashBenchmarks" >> beam.ParDo(
+                _ItemHashesFn(self._params, self._benchmark_fields, shared.Shared())
+            )
+            side["benchmark"] = beam.pvalue.AsList(hashed)
         results = records | "Check" >> beam.ParDo(
             _DecontaminateFn(
                 self.label,
@@ -306,7 +415,8 @@ class Decontaminate(beam.PTransform):
                 self._min,
                 self._max_items,
                 self._fields,
-            )
+            ),
+            **side,
         ).with_outputs(REJECTED, main=GOOD).with_exception_handling(
             main_tag=GOOD, dead_letter_tag=ERRORS
         )

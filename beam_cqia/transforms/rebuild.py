@@ -8,6 +8,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from beam_cqia import prompts
+from beam_cqia.lineage import cluster_of
 from beam_cqia.records import CqiaRecord, RawDoc, TaskType, format_metadata
 from beam_cqia.text.ids import content_id
 from beam_cqia.transforms._stage import (
@@ -137,27 +138,35 @@ class _RenderFn(beam.DoFn):
         sources: Mapping[str, tuple[str, str]],
         mapping: Mapping[str, str],
         min_output_chars: Mapping[str, int] | None = None,
+        by_source: Mapping[str, str] | None = None,
     ):
         # Template texts travel with the DoFn, so a template_dir on the launcher's disk works on
         # every worker.
         self._stage, self._sources, self._mapping = stage, dict(sources), dict(mapping)
+        self._by_source = dict(by_source or {})
         self._min_chars = dict(min_output_chars or {})
         self._seen = Metrics.counter(namespace(kind), "seen")
         self._passed = Metrics.counter(namespace(kind), "passed")
         self._too_short = Metrics.counter(namespace(kind), f"filtered:{OUTPUT_TOO_SHORT}")
 
     def setup(self) -> None:
+        names = {*self._mapping.values(), *self._by_source.values()}
         self._registry = prompts.TemplateRegistry.from_sources(
-            {name: self._sources[name] for name in set(self._mapping.values())}
+            {name: self._sources[name] for name in names}
         )
 
     def process(self, doc: Any) -> Any:
         self._seen.inc()
-        name = self._mapping.get(doc.subset) or self._mapping.get(doc.source)
+        name = (
+            self._by_source.get(doc.source)
+            or self._mapping.get(doc.subset)
+            or self._mapping.get(doc.source)
+        )
         if name is None:
             raise prompts.TemplateError(
                 f"no template for subset {doc.subset!r} or source {doc.source!r}; "
                 f"templates are configured for {sorted(self._mapping)}"
+                + (f", source_templates for {sorted(self._by_source)}" if self._by_source else "")
             )
         template = self._registry.get(name)
         rendered = template.render(doc)
@@ -190,7 +199,7 @@ class _RenderFn(beam.DoFn):
             subset=doc.subset,
             template_id=rendered.template_id,
             signals=dict(doc.signals or {}),
-            cluster_id="",
+            cluster_id=getattr(doc, "cluster_id", "") or cluster_of(doc.lineage),
             lineage=[*(doc.lineage or []), f"{self._stage}:{rendered.template_id}"],
         )
 
@@ -198,7 +207,8 @@ class _RenderFn(beam.DoFn):
 class RebuildFromTemplate(beam.PTransform):
     """Turns RawDocs into COIG-CQIA records with versioned Jinja2 templates.
 
-    Each record's template is looked up by its subset, then its source. A template's instruction
+    Each record's template is looked up in ``source_templates`` by its source, then in
+    ``templates`` by its subset, then by its source. A template's instruction
     variant is chosen from the record id (deterministic) and recorded in ``template_id`` as
     ``<name>#<n>``; task_type, domain and metadata come from the template's front matter.
     ``answer_from``, ``human_verified`` and placeholders are left to TagSchema unless the template
@@ -212,6 +222,9 @@ class RebuildFromTemplate(beam.PTransform):
     Args:
         templates: template name per subset or source, e.g. ``{zhihu: zhihu_qa.v1}``; names are
             those in ``beam_cqia/prompts/rebuild`` or in ``template_dir``.
+        source_templates: template name per source, checked before ``templates``: for a subset
+            fed by two sources, e.g. ``{instruct: cqia_passthrough.v1}`` beside ``{xhs:
+            xhs_post.v1}`` when published records and a crawl both fill subset ``xhs``.
         template_dir: a directory (any Beam filesystem path) of extra ``*.j2`` templates, read
             when the pipeline is built; a file there replaces the packaged one of the same name.
         min_output_chars: per template name, a minimum output length that replaces the
@@ -222,47 +235,63 @@ class RebuildFromTemplate(beam.PTransform):
 
     def __init__(
         self,
-        templates: Mapping[str, str],
+        templates: Mapping[str, str] | None = None,
         template_dir: str | None = None,
         min_output_chars: Mapping[str, int] | None = None,
+        source_templates: Mapping[str, str] | None = None,
         error_handling: Mapping[str, Any] | None = None,
     ):
         super().__init__()
-        if not isinstance(templates, Mapping) or not templates:
+        templates = {} if templates is None else templates
+        source_templates = {} if source_templates is None else source_templates
+        for config, value in (("templates", templates), ("source_templates", source_templates)):
+            if not isinstance(value, Mapping):
+                raise ValueError(f"{config} must map names to template names, got {value!r}")
+        if not templates and not source_templates:
             raise ValueError("templates must map subsets or sources to template names")
-        for key, name in templates.items():
-            if not isinstance(key, str) or not isinstance(name, str):
-                raise ValueError(f"templates: {key!r}: {name!r} must map a name to a template name")
         sources = prompts.load_sources([template_dir] if template_dir else [])
+        used = {*templates.values(), *source_templates.values()}
         registry = prompts.TemplateRegistry.from_sources(
-            {name: sources[name] for name in set(templates.values()) if name in sources}
+            {name: sources[name] for name in used if isinstance(name, str) and name in sources}
         )
-        for key, name in templates.items():
-            if name not in sources:
-                raise ValueError(
-                    f"templates: {key!r} names unknown template {name!r}; known: {sorted(sources)}"
-                )
-            registry.get(name)
+        for config, value in (("templates", templates), ("source_templates", source_templates)):
+            for key, name in value.items():
+                if not isinstance(key, str) or not isinstance(name, str):
+                    raise ValueError(
+                        f"{config}: {key!r}: {name!r} must map a name to a template name"
+                    )
+                if name not in sources:
+                    raise ValueError(
+                        f"{config}: {key!r} names unknown template {name!r}; "
+                        f"known: {sorted(sources)}"
+                    )
+                registry.get(name)
         min_chars = dict(min_output_chars or {})
         for name, value in min_chars.items():
-            if name not in templates.values():
+            if name not in used:
                 raise ValueError(
                     f"min_output_chars names {name!r}, which no subset or source maps to; "
-                    f"templates in use: {sorted(set(templates.values()))}"
+                    f"templates in use: {sorted(used)}"
                 )
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"min_output_chars[{name!r}] must be an integer >= 0: {value!r}")
         check_error_handling(error_handling)
         self._min_chars = min_chars
-        self._sources = {name: sources[name] for name in set(templates.values())}
+        self._sources = {name: sources[name] for name in used}
         self._mapping = dict(templates)
+        self._by_source = dict(source_templates)
         self._error_handling = error_handling
 
     def expand(self, inputs: Any) -> Any:
         docs = merge_inputs(inputs, self.label)
         results = docs | "Render" >> beam.ParDo(
             _RenderFn(
-                self.label, type(self).__name__, self._sources, self._mapping, self._min_chars
+                self.label,
+                type(self).__name__,
+                self._sources,
+                self._mapping,
+                self._min_chars,
+                self._by_source,
             )
         ).with_outputs(REJECTED, main=GOOD).with_exception_handling(
             main_tag=GOOD, dead_letter_tag=ERRORS

@@ -79,6 +79,48 @@ def test_decontaminate_drops_records_that_contain_a_benchmark_item(tmp_path):
     assert (c["seen"], c["passed"], c["filtered:contaminated"]) == (3, 2, 1)
 
 
+def test_decontaminate_against_benchmark_items_read_in_the_same_pipeline(tmp_path):
+    copied = raw_doc(
+        "c1",
+        question="请回答：下列關於光合作用的敘述，正確的是\nA. 需要叶绿素参与\nB. 只在白天进行\n"
+        "C. 不需要水\nD. 产物只有淀粉",
+        answer="A",
+    )
+    second = raw_doc("c4", question="我国古代四大发明中，最早用于航海导航的是\nA. 指南针\nB. 火药")
+    unrelated = raw_doc("c3", question="长城始建于哪个朝代？", answer="春秋战国时期。")
+    p = new_pipeline()
+    records = p | "Records" >> beam.Create([copied, second, unrelated]).with_output_types(RawDoc)
+    bench_a = p | "BenchA" >> beam.Create(BENCH[:1]).with_output_types(RawDoc)
+    bench_b = p | "BenchB" >> beam.Create(BENCH[1:]).with_output_types(RawDoc)
+    clean = {"records": records, "a": bench_a, "b": bench_b} | "Decon" >> Decontaminate(
+        benchmarks=["a", "b"], benchmark_fields=["question"], fields=["question"]
+    )
+    assert_that(clean | beam.Map(lambda d: d.id), equal_to([unrelated.id]))
+    assert_that(
+        stage_outputs(p, "Decon").rejected | beam.Map(lambda r: (r.id, r.reason, r.kept_id)),
+        equal_to(
+            [(copied.id, "contaminated", BENCH[0].id), (second.id, "contaminated", BENCH[1].id)]
+        ),
+        label="rejected",
+    )
+    result = p.run()
+    result.wait_until_finish()
+    c = counters(result, "beam_cqia.Decontaminate")
+    # Benchmark items are not records of the stage: only the three records are counted.
+    assert (c["seen"], c["passed"], c["filtered:contaminated"]) == (3, 1, 2)
+
+
+def test_decontaminate_benchmark_inputs_must_be_named_inputs():
+    p = new_pipeline()
+    records = p | "Records" >> beam.Create(BENCH).with_output_types(RawDoc)
+    with pytest.raises(ValueError, match="needs a map input"):
+        _ = records | "One" >> Decontaminate(benchmarks=["cmmlu"])
+    with pytest.raises(ValueError, match=r"missing \['cmmlu'\]"):
+        _ = {"records": records} | "Two" >> Decontaminate(benchmarks=["cmmlu"])
+    with pytest.raises(ValueError, match="at least one other input"):
+        _ = {"cmmlu": records} | "Three" >> Decontaminate(benchmarks=["cmmlu"])
+
+
 def test_decontaminate_config_errors(tmp_path):
     exact = _index(tmp_path, kind="exact")
     with pytest.raises(ValueError, match="is a exact index; Decontaminate needs ngram"):

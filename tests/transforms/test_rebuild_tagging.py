@@ -135,11 +135,45 @@ def test_template_dir_overrides_a_packaged_template(tmp_path):
     p.run().wait_until_finish()
 
 
+def test_source_templates_come_before_the_subset_mapping():
+    # One subset fed by two sources: a crawl (source zhihu) and published records (instruct).
+    published = raw_doc(
+        "p1",
+        source="instruct",
+        question="怎样才能早睡早起？",
+        answer="固定起床时间。",
+        meta={
+            "task_type": '{"major": ["问答"], "minor": ["知乎问答"]}',
+            "domain": '["通用"]',
+            "metadata": "暂无元数据信息",
+            "copyright": "暂无版权及作者信息",
+            "answer_from": "human",
+            "human_verified": "true",
+        },
+    )
+    p = new_pipeline()
+    out = (
+        p
+        | beam.Create([ZHIHU, published]).with_output_types(RawDoc)
+        | RebuildFromTemplate(
+            templates={"zhihu": "zhihu_qa.v1"},
+            source_templates={"instruct": "cqia_passthrough.v1"},
+        )
+    )
+    assert_that(
+        out | beam.Map(lambda r: (r.id, r.template_id.split("#")[0], r.human_verified)),
+        equal_to([(ZHIHU.id, "zhihu_qa.v1", False), (published.id, "cqia_passthrough.v1", True)]),
+    )
+    p.run().wait_until_finish()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"templates": {}}, "templates must map"),
         ({"templates": {"zhihu": "zhihu_qa.v9"}}, "unknown template 'zhihu_qa.v9'"),
+        ({"source_templates": {"instruct": "nope.v1"}}, "source_templates: 'instruct' names"),
+        ({"templates": None, "source_templates": None}, "templates must map"),
         (
             {"templates": {"zhihu": "zhihu_qa.v1"}, "template_dir": "/nonexistent/dir"},
             "no templates",
