@@ -4,11 +4,15 @@ beam-cqia run SPEC.yaml [--var k=v ...] [--runner R] [--wait|--no-wait] [beam op
 beam-cqia validate SPEC.yaml [--var k=v ...]
 beam-cqia demo [OUT] [beam options...]
 beam-cqia report OUT
+beam-cqia trace OUT ID [--json]
+beam-cqia sample OUT [--subset S] [--rejected [REASON]] [--errors [KIND]] [-n N] [--seed N]
+beam-cqia diff OUT_A OUT_B [--json]
 beam-cqia train-quality --pos FILES... --neg FILES... --out MODEL [--field F] [--epochs N ...]
 beam-cqia train-domain --records FILES... --out MODEL [--label first|all] [--exclude D ...]
 """
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -81,9 +85,63 @@ def _parser() -> argparse.ArgumentParser:
     )
     rep = sub.add_parser("report", help="print the stage funnel of a finished output")
     rep.add_argument("out", help="an output directory with a _manifest.json")
+    for p in (run, demo):
+        _add_progress(p)
+    _add_explain(sub)
     _add_train_quality(sub)
     _add_train_domain(sub)
     return parser
+
+
+def _add_progress(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--progress",
+        choices=("auto", "live", "log", "off"),
+        default="auto",
+        help="progress of local runs on stderr: a live table (on a terminal), log lines, or "
+        "nothing (default auto: live on a terminal, log lines otherwise)",
+    )
+    p.add_argument(
+        "--progress-interval",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="seconds between progress log lines (default 5)",
+    )
+
+
+def _add_explain(sub: Any) -> None:
+    trace = sub.add_parser(
+        "trace", help="print one record's history: origin, every stage, signals, why it left"
+    )
+    trace.add_argument("out", help="a finished output directory (with _manifest.json)")
+    trace.add_argument("id", help="a record id (or a unique prefix of one)")
+    trace.add_argument("--json", action="store_true", help="print the findings as JSON")
+    sample = sub.add_parser("sample", help="pretty-print a few records of a finished output")
+    sample.add_argument("out", help="a finished output directory (with _manifest.json)")
+    sample.add_argument("--subset", help="only records of this subset")
+    what = sample.add_mutually_exclusive_group()
+    what.add_argument(
+        "--rejected",
+        nargs="?",
+        const="",
+        metavar="REASON",
+        help="rejected records instead (of this reason, or stage:reason)",
+    )
+    what.add_argument(
+        "--errors", nargs="?", const="", metavar="KIND", help="error records instead (of a kind)"
+    )
+    sample.add_argument("-n", type=int, default=5, help="how many records (default 5)")
+    sample.add_argument("--seed", type=int, default=0, help="which records (default 0)")
+    sample.add_argument("--full", action="store_true", help="do not shorten long texts")
+    sample.add_argument("--json", action="store_true", help="print the records as JSON lines")
+    diff = sub.add_parser(
+        "diff", help="compare two outputs: records added, removed, changed; funnel per stage"
+    )
+    diff.add_argument("out_a", help="the earlier output")
+    diff.add_argument("out_b", help="the later output")
+    diff.add_argument("--examples", type=int, default=5, help="ids listed per change (default 5)")
+    diff.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
 
 def _add_train_quality(sub: Any) -> None:
@@ -225,11 +283,13 @@ def main(argv: list[str] | None = None) -> int:
             from beam_cqia import spec
 
             path, variables = spec.resolve(args.spec, _vars(args))
-            return run_spec(path, variables, beam_args, wait=args.wait)
+            return run_spec(path, variables, beam_args, wait=args.wait, progress=_progress_of(args))
         if args.command == "demo":
-            return _demo(args.out, beam_args)
+            return _demo(args.out, beam_args, _progress_of(args))
         if args.command == "report":
             return _report(args.out)
+        if args.command in ("trace", "sample", "diff"):
+            return _explain(args, beam_args)
         if args.command == "train-quality":
             return _train_quality(args, beam_args)
         if args.command == "train-domain":
@@ -261,8 +321,16 @@ def _validate(args: argparse.Namespace, beam_args: list[str]) -> int:
     return 0
 
 
+def _progress_of(args: argparse.Namespace) -> tuple[str, float]:
+    return args.progress, args.progress_interval
+
+
 def run_spec(
-    path: str, variables: dict[str, str], beam_args: list[str], wait: bool | None = None
+    path: str,
+    variables: dict[str, str],
+    beam_args: list[str],
+    wait: bool | None = None,
+    progress: tuple[str, float] = ("auto", 5.0),
 ) -> int:
     """Builds and runs a spec (``beam-cqia run``; also the Flex Template and Airflow launcher).
 
@@ -276,6 +344,9 @@ def run_spec(
         beam_args: pipeline options, e.g. ``["--runner", "DataflowRunner", ...]``.
         wait: True to block until the job ends, False to return after submitting, None for the
             runner's default (wait locally, not on Dataflow).
+        progress: ``(mode, seconds)``: how a local run that is waited for shows its progress on
+            stderr (``auto``, ``live``, ``log`` or ``off``; see :class:`beam_cqia.progress.Watch`)
+            and the interval between log lines.
 
     Returns:
         The exit status: 0, EXIT_RUN (the job failed) or EXIT_CHECK (counts do not add up).
@@ -285,12 +356,19 @@ def run_spec(
 
     pipeline, parsed = spec.build(path, variables, beam_args)
     mode = launch.launch_mode(pipeline.options)
-    result = pipeline.run()
-    if not launch.should_wait(mode, wait):
+    waits = launch.should_wait(mode, wait)
+    watch: Any = contextlib.nullcontext()
+    if waits and not mode.remote and progress[0] != "off":
+        from beam_cqia import progress as live
+
+        watch = live.Watch(live.stages_of(pipeline), progress[0], log_seconds=progress[1])
+    with watch:
+        result = pipeline.run()
+        state = result.wait_until_finish() if waits else None
+    if not waits:
         for line in launch.describe_submission(result, pipeline.options):
             print(f"beam-cqia: {line}")
         return 0
-    state = result.wait_until_finish()
     if str(state) not in ("DONE", "PipelineState.DONE"):
         print(f"beam-cqia: pipeline ended in state {state}", file=sys.stderr)
         return EXIT_RUN
@@ -306,8 +384,14 @@ def _print_outputs(outputs: list[str], result: Any) -> int:
         counters = None
     for out in outputs:
         manifest = report.read_manifest(out)
-        print(f"\noutput: {os.path.abspath(out) if '://' not in out else out}")
-        print(report.format_funnel(manifest))
+        where = os.path.abspath(out) if "://" not in out else out
+        print(f"\noutput: {where}")
+        # The funnel as Beam's counters tell it; the check below says it equals the manifest.
+        print(
+            report.format_funnel(
+                report.funnel_from_metrics(counters, manifest) if counters is not None else manifest
+            )
+        )
         problems = report.conservation_problems(manifest)
         if counters is None:
             print("counters: none reported by this runner; the funnel is the manifest's")
@@ -320,16 +404,48 @@ def _print_outputs(outputs: list[str], result: Any) -> int:
         for problem in problems:
             print(f"beam-cqia: COUNT MISMATCH {problem}", file=sys.stderr)
             status = EXIT_CHECK
+        print(f"report: {where.rstrip('/')}/report.html")
     return status
 
 
-def _demo(out: str, beam_args: list[str]) -> int:
+def _demo(out: str, beam_args: list[str], progress: tuple[str, float] = ("auto", 5.0)) -> int:
     from beam_cqia import spec
 
     _needs_yaml()
     variables = {"input": spec.demo_data_dir(), "output": out}
     print(f"beam-cqia demo: building {spec.packaged_spec('demo')} into {out}")
-    return run_spec(spec.packaged_spec("demo"), variables, beam_args)
+    return run_spec(spec.packaged_spec("demo"), variables, beam_args, progress=progress)
+
+
+def _explain(args: argparse.Namespace, unknown: list[str]) -> int:
+    if unknown:
+        print(
+            f"beam-cqia {args.command}: unrecognized arguments: {' '.join(unknown)}",
+            file=sys.stderr,
+        )
+        return EXIT_SPEC
+    from beam_cqia import explain
+
+    try:
+        if args.command == "trace":
+            return explain.trace_command(args.out, args.id, as_json=args.json)
+        if args.command == "sample":
+            return explain.sample_command(
+                args.out,
+                subset=args.subset,
+                rejected=args.rejected,
+                errors=args.errors,
+                n=args.n,
+                seed=args.seed,
+                full=args.full,
+                as_json=args.json,
+            )
+        return explain.diff_command(
+            args.out_a, args.out_b, examples=args.examples, as_json=args.json
+        )
+    except explain.ExplainError as exc:
+        print(f"beam-cqia {args.command}: {exc}", file=sys.stderr)
+        return EXIT_SPEC
 
 
 def _report(out: str) -> int:

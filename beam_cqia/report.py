@@ -63,7 +63,7 @@ def conservation_problems(manifest: Mapping[str, Any]) -> list[str]:
 def metrics_by_stage(
     counters: Iterable[Any], manifest: Mapping[str, Any]
 ) -> dict[str, dict[str, Any]]:
-    """Sums ``beam_cqia.<Transform>`` counters per stage of the manifest.
+    """Sums ``beam_cqia.<Transform>`` (and ``.detail``) counters per stage of the manifest.
 
     A counter belongs to a stage when its namespace is the stage's transform and the stage name
     is a component of the counter's step path.
@@ -76,11 +76,14 @@ def metrics_by_stage(
     counters = list(counters)
     for name, s in manifest["stages"].items():
         namespace = f"beam_cqia.{s.get('transform', '')}"
+        namespaces = (namespace, f"{namespace}.detail")
         entry: dict[str, Any] = {"in": 0, "out": 0, "rejected": {}, "errors": 0}
         for c in counters:
-            if c.key.metric.namespace != namespace or name not in c.key.step.split("/"):
+            if c.key.metric.namespace not in namespaces or name not in c.key.step.split("/"):
                 continue
             value = c.committed if c.committed is not None else c.attempted
+            if value is None:
+                continue
             metric = c.key.metric.name
             if metric == "seen":
                 entry["in"] += value
@@ -88,11 +91,42 @@ def metrics_by_stage(
                 entry["out"] += value
             elif metric == "errors":
                 entry["errors"] += value
+            elif metric == "emitted":
+                entry["emitted"] = entry.get("emitted", 0) + value
             elif metric.startswith("filtered:"):
                 reason = metric.split(":", 1)[1]
                 entry["rejected"][reason] = entry["rejected"].get(reason, 0) + value
+            elif metric.startswith("error_kind:"):
+                kinds = entry.setdefault("error_kinds", {})
+                kind = metric.split(":", 1)[1]
+                kinds[kind] = kinds.get(kind, 0) + value
         out[name] = entry
     return out
+
+
+def funnel_from_metrics(counters: Iterable[Any], manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The manifest's funnel with every stage's counts taken from Beam's counters instead.
+
+    Works with committed values (PortableRunner reports only those) or attempted ones. Stages
+    whose transform counts no ``emitted`` keep the manifest's value; the written outputs are the
+    manifest's. Print it with :func:`format_funnel`.
+    """
+    stages = {}
+    for name, m in metrics_by_stage(counters, manifest).items():
+        s = manifest["stages"][name]
+        entry: dict[str, Any] = {
+            "transform": s.get("transform", ""),
+            "in": m["in"],
+            "out": m["out"],
+            "rejected": dict(sorted((k, v) for k, v in m["rejected"].items() if v)),
+            "errors": m["errors"],
+        }
+        if "emitted" in s:
+            entry["emitted"] = m.get("emitted", s["emitted"])
+        if m.get("error_kinds"):
+            entry["error_kinds"] = dict(sorted(m["error_kinds"].items()))
+        stages[name] = entry
+    return {**manifest, "stages": stages}
 
 
 def metric_mismatches(counters: Iterable[Any], manifest: Mapping[str, Any]) -> list[str]:
@@ -112,6 +146,12 @@ def metric_mismatches(counters: Iterable[Any], manifest: Mapping[str, Any]) -> l
             "errors": m["errors"],
             "rejected": {k: v for k, v in m["rejected"].items() if v},
         }
+        # Counted by newer transforms only: compared when the counters have them.
+        if "emitted" in m and "emitted" in s:
+            expected["emitted"], got["emitted"] = s["emitted"], m["emitted"]
+        if m.get("error_kinds"):
+            expected["error_kinds"] = dict(s.get("error_kinds", {}))
+            got["error_kinds"] = dict(m["error_kinds"])
         if expected != got:
             problems.append(f"{name}: manifest {expected} != counters {got}")
     return problems

@@ -19,6 +19,7 @@ import apache_beam as beam
 import xxhash
 from apache_beam.metrics import Metrics
 
+from beam_cqia import progress
 from beam_cqia.records import ErrorRecord, Rejected, record_json
 from beam_cqia.text.ids import content_id
 
@@ -29,6 +30,14 @@ _LEDGER_ATTR = "_beam_cqia_ledger"
 def namespace(kind: str) -> str:
     """The metrics namespace of a stage class: ``beam_cqia.<ClassName>``."""
     return f"beam_cqia.{kind}"
+
+
+def detail_namespace(kind: str) -> str:
+    """The namespace of a stage's finer counters, ``beam_cqia.<ClassName>.detail``: errors by
+    kind (``error_kind:<Kind>``), documents emitted per raw record read (``emitted``), input read
+    (``units_read``, ``bytes_read``, ``bytes_total``). Apart from the main namespace, whose
+    counters (seen, passed, filtered:<reason>, errors) add up to the funnel."""
+    return f"{namespace(kind)}.detail"
 
 
 @dataclasses.dataclass
@@ -43,12 +52,15 @@ class StageOutputs:
     errors: beam.PCollection | None
     counts: beam.PCollection  # (stage, field, key, n) tuples
     claimed: bool = False
+    upstream: list[str] = dataclasses.field(default_factory=list)  # stages feeding this one
+    notes: dict[str, Any] = dataclasses.field(default_factory=dict)  # for the run report
 
 
 class _Ledger:
     def __init__(self) -> None:
         self.stages: list[StageOutputs] = []
         self.inputs: list[tuple[str, str]] = []  # (stage, path or pattern) the pipeline reads
+        self.sinks: list[tuple[str, str, list[str]]] = []  # (name, transform, upstream stages)
 
     def names(self) -> set[str]:
         return {s.name for s in self.stages}
@@ -70,6 +82,38 @@ def register_input(pipeline: beam.Pipeline, stage: str, path: str) -> None:
 def ledger_inputs(pipeline: beam.Pipeline) -> list[tuple[str, str]]:
     """The (stage, path) pairs registered by reading stages, in the order they were applied."""
     return list(_ledger(pipeline).inputs)
+
+
+def register_sink(pipeline: beam.Pipeline, name: str, kind: str, records: beam.PCollection) -> None:
+    """Records a sink that writes ``records``, so progress shows it after the stages feeding it."""
+    ledger = _ledger(pipeline)
+    ledger.sinks.append((name, kind, upstream_stages(ledger, records)))
+
+
+def ledger_sinks(pipeline: beam.Pipeline) -> list[tuple[str, str, list[str]]]:
+    """The (name, transform, upstream stages) of every registered sink."""
+    return [(n, k, list(u)) for n, k, u in _ledger(pipeline).sinks]
+
+
+def upstream_stages(ledger: _Ledger, pcoll: beam.PCollection) -> list[str]:
+    """The registered stages whose main output reaches ``pcoll`` without passing another stage
+    (walking back through producers: merges, Beam YAML built-ins...), in ledger order."""
+    goods = {id(s.good): s.name for s in ledger.stages}
+    found: set[str] = set()
+    seen: set[int] = set()
+    todo: list[Any] = [pcoll]
+    while todo:
+        p = todo.pop()
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        if id(p) in goods:
+            found.add(goods[id(p)])
+            continue
+        producer = getattr(p, "producer", None)
+        if producer is not None:
+            todo.extend(producer.main_inputs.values())
+    return [s.name for s in ledger.stages if s.name in found]
 
 
 def ledger_stages(pipeline: beam.Pipeline) -> list[StageOutputs]:
@@ -141,19 +185,16 @@ class _ToErrorRecord(beam.DoFn):
     """Turns Beam's dead-letter tuples into ErrorRecords and counts them."""
 
     def __init__(self, stage: str, kind: str):
-        self._stage = stage
+        self._stage, self._detail = stage, detail_namespace(kind)
         self._errors = Metrics.counter(namespace(kind), "errors")
 
     def process(self, dead_letter: tuple) -> Any:
         element, (exc_type, exc_repr, tb) = dead_letter
         self._errors.inc()
-        yield error_record(
-            element,
-            self._stage,
-            getattr(exc_type, "__name__", str(exc_type)),
-            exc_repr,
-            "".join(tb),
-        )
+        kind = getattr(exc_type, "__name__", str(exc_type))
+        # by kind too, so the funnel read from Beam's metrics has the manifest's error kinds
+        Metrics.counter(self._detail, f"error_kind:{kind}").inc()
+        yield error_record(element, self._stage, kind, exc_repr, "".join(tb))
 
 
 def _position(unit: "RawUnit") -> str:
@@ -197,9 +238,13 @@ def error_record(element: Any, stage: str, kind: str, msg: str, stack: str = "")
 def raw_unit_id(unit: "RawUnit") -> str:
     """The id of an unparsed raw record: a hash of its source, file name and content, the same
     on every machine (directories differ between machines, so they are not part of it)."""
+    from beam_cqia.sources.formats import nested_too_deep
+
     payload = unit.payload
     if isinstance(payload, bytes):
         data = payload.rstrip(b"\r\n")
+    elif isinstance(payload, (dict, list)) and nested_too_deep(payload):
+        data = f"\x1fnested too deep\x1f{unit.file.rsplit('/', 1)[-1]}\x1f{unit.offset}".encode()
     else:
         data = record_json(payload).encode("utf-8")
         if not isinstance(payload, dict):  # Oversize/ReadFailure: position is all we have
@@ -237,16 +282,54 @@ class _CountsFn(beam.DoFn):
             yield (self._stage, self._field, "", int(item))
 
 
+class TallyCountFn(beam.CombineFn):
+    """Counts elements like ``Count.Globally`` and keeps a progress tally of them.
+
+    With combiner lifting, ``add_input`` runs where the elements are produced, as they are, so
+    the tally moves while the stage runs; see :mod:`beam_cqia.progress`. One attribute increment
+    per element on the instance's own tally (one thread per instance).
+    """
+
+    _tally = progress.Tally("", "")  # until setup(); never read
+
+    def __init__(self, stage: str, field: str):
+        self._stage, self._field = stage, field
+
+    def setup(self) -> None:
+        self._tally = progress.tally(self._stage, self._field)
+
+    def create_accumulator(self) -> int:
+        return 0
+
+    def add_input(self, accumulator: int, element: Any) -> int:
+        self._tally.n += 1
+        return accumulator + 1
+
+    def merge_accumulators(self, accumulators: Any) -> int:
+        return sum(accumulators)
+
+    def extract_output(self, accumulator: int) -> int:
+        return accumulator
+
+
+class _TallyKeyedCountFn(TallyCountFn):
+    """:class:`TallyCountFn` on ``(key, key)`` pairs: the tally counts per key."""
+
+    def add_input(self, accumulator: int, element: Any) -> int:
+        self._tally.add_key(element)
+        return accumulator + 1
+
+
 def _count(
     pcoll: beam.PCollection, label: str, stage: str, field: str, key: Any = None
 ) -> beam.PCollection:
     if key is None:
-        counted = pcoll | f"Count{label}" >> beam.combiners.Count.Globally()
+        counted = pcoll | f"Count{label}" >> beam.CombineGlobally(TallyCountFn(stage, field))
     else:
         counted = (
             pcoll
-            | f"Key{label}" >> beam.Map(key)
-            | f"Count{label}" >> beam.combiners.Count.PerElement()
+            | f"Key{label}" >> beam.Map(lambda r: (key(r), key(r)))
+            | f"Count{label}" >> beam.CombinePerKey(_TallyKeyedCountFn(stage, field))
         )
     return counted | f"Tag{label}" >> beam.ParDo(_CountsFn(stage, field))
 
@@ -303,7 +386,20 @@ def finish_stage(
         parts.append(_count(errors, "ErrorKinds", name, "error_kinds", key=lambda e: e.kind))
     counts = parts | "FlattenCounts" >> beam.Flatten()
 
-    ledger.stages.append(StageOutputs(name, full_label, kind, good, rejected_pc, errors, counts))
+    notes = getattr(transform, "report_notes", None)
+    ledger.stages.append(
+        StageOutputs(
+            name,
+            full_label,
+            kind,
+            good,
+            rejected_pc,
+            errors,
+            counts,
+            upstream=upstream_stages(ledger, inputs),
+            notes=dict(notes()) if callable(notes) else {},
+        )
+    )
     if error_handling:
         output = error_handling.get("output") if isinstance(error_handling, Mapping) else None
         if not output:

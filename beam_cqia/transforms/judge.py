@@ -16,6 +16,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils import shared
 
+from beam_cqia.lineage import llm_note
 from beam_cqia.llm import ChatRequest, Completion, Failure, VerdictError, get_parser
 from beam_cqia.transforms._llm_stage import Llm, llm_settings
 from beam_cqia.transforms._stage import (
@@ -169,7 +170,7 @@ class _JudgeFn(beam.DoFn):
         signals = {**(getattr(record, "signals", None) or {}), self._signal: verdict.score}
         changes: dict[str, Any] = {"signals": signals}
         if hasattr(record, "lineage"):
-            changes["lineage"] = [*(record.lineage or []), self._stage]
+            changes["lineage"] = [*(record.lineage or []), f"{self._stage}:{llm_note(result.key)}"]
         scored = replace_fields(record, **changes)
         self._scores.update(round(verdict.score * 1000))
         return GOOD, scored
@@ -206,9 +207,10 @@ class JudgeWithLLM(beam.PTransform):
     JSON file per answer on any Beam file system, which every worker of a distributed runner
     shares: use ``gs://bucket/llm-cache/`` on Dataflow.
 
-    The API key is read on each worker from the environment variable ``api_key_env`` names
-    (on Dataflow, set it in the SDK container image, e.g. from a secret at build or start); it
-    is never part of the pipeline's options, specs or logs.
+    The API key is read on each worker from the environment variable ``api_key_env`` names, or
+    from the file that ``<api_key_env>_FILE`` names (a mounted secret); on Dataflow, set either
+    in the SDK container image. It is never part of the pipeline's options, specs, outputs or
+    logs.
 
     Outputs: the scored records (main, same type as the input) and errors: an unparseable
     verdict (with the raw answer), a request failed after retries or at its deadline (with

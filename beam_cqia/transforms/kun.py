@@ -33,6 +33,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils import shared
 
+from beam_cqia.lineage import cluster_of, llm_note
 from beam_cqia.llm import (
     ChatRequest,
     Completion,
@@ -217,7 +218,14 @@ class _LlmFn(beam.DoFn, abc.ABC):
                 )
                 continue
             try:
-                outcomes[i] = self._finish(record, values, result)
+                outcome = self._finish(record, values, result)
+                if outcome[0] == REJECTED:  # name the answer that decided it
+                    asked_record, reason, detail = outcome[1]
+                    outcome = (
+                        REJECTED,
+                        (asked_record, reason, f"{detail} [{llm_note(result.key)}]"),
+                    )
+                outcomes[i] = outcome
             except (VerdictError, KunOutputError) as exc:
                 outcomes[i] = _Outcome.error(
                     record, type(exc), f"unusable answer from {self._where}: {exc}"
@@ -325,8 +333,8 @@ class _BacktranslateFn(_LlmFn):
                 subset=getattr(doc, "subset", "") or "",
                 template_id=prompt,
                 signals=dict(getattr(doc, "signals", None) or {}),
-                cluster_id=getattr(doc, "cluster_id", "") or "",
-                lineage=_lineage(doc, f"{self._stage}:{prompt}"),
+                cluster_id=getattr(doc, "cluster_id", "") or cluster_of(doc.lineage),
+                lineage=_lineage(doc, f"{self._stage}:{llm_note(answer.key, prompt)}"),
             )
         )
 
@@ -375,7 +383,8 @@ class BacktranslateInstructions(beam.PTransform):
         domain: ``domain`` of the records.
         answer_from: ``answer_from`` of the records until PolishAnswers rewrites the output.
         metadata_keys: meta keys formatted into ``metadata`` as ``k:v, k:v``.
-        api_key_env: name of the environment variable holding the API key; null for none.
+        api_key_env: name of the environment variable holding the API key (or whose
+            ``_FILE`` variant names a file holding it); null for none.
         cache: where answers are kept between runs; null caches nothing.
         concurrency: requests in flight at once per worker process.
         batch_size: records per batch (per ``complete_many`` call).
@@ -588,7 +597,7 @@ class _ScoreFn(_LlmFn):
             "signals": {**(getattr(record, "signals", None) or {}), signal: verdict.score}
         }
         if hasattr(record, "lineage"):
-            changes["lineage"] = _lineage(record, self._stage)
+            changes["lineage"] = _lineage(record, f"{self._stage}:{llm_note(answer.key)}")
         scored = replace_fields(record, **changes)
         if self._settings["reject"] and verdict.score < 1.0:
             reason = verdict.reasons or "no reason given"
@@ -624,7 +633,8 @@ class ScoreInstructions(beam.PTransform):
         field: the record field holding the instruction.
         signal: name of the signal the verdict is stored under.
         reject: send bad instructions to ``rejected`` here; false leaves it to FilterByScore.
-        api_key_env: name of the environment variable holding the API key; null for none.
+        api_key_env: name of the environment variable holding the API key (or whose
+            ``_FILE`` variant names a file holding it); null for none.
         cache: where answers are kept between runs; null caches nothing.
         concurrency: requests in flight at once per worker process.
         batch_size: records per batch (per ``complete_many`` call).
@@ -753,7 +763,7 @@ class _PolishFn(_LlmFn):
         signals["kun.polished_chars"] = float(len(polished))
         if len(values["text"]) < len(original.strip()):
             signals["kun.text_truncated"] = 1.0
-        notes = [f"{self._stage}:{self._llm.prompt.name}"]
+        notes = [f"{self._stage}:{llm_note(answer.key, self._llm.prompt.name)}"]
         if options["keep_original"]:
             notes.append(f"{self._stage}:original={original}")
         changes: dict[str, Any] = {options["text_field"]: polished, "signals": signals}
@@ -798,7 +808,8 @@ class PolishAnswers(beam.PTransform):
         max_chars: character budget of the raw text sent to the model.
         overlong: ``reject`` or ``truncate`` texts longer than ``max_chars``.
         keep_original: keep the raw text in the record's lineage.
-        api_key_env: name of the environment variable holding the API key; null for none.
+        api_key_env: name of the environment variable holding the API key (or whose
+            ``_FILE`` variant names a file holding it); null for none.
         cache: where answers are kept between runs; null caches nothing.
         concurrency: requests in flight at once per worker process.
         batch_size: records per batch (per ``complete_many`` call).

@@ -1,6 +1,7 @@
 """Parquet sink: hive-partitioned data, rejected and error records, and the run manifest."""
 
 import json
+import logging
 import os
 import uuid
 from collections.abc import Mapping
@@ -14,15 +15,18 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 import beam_cqia
-from beam_cqia import card, layout
+from beam_cqia import card, layout, progress, report_html
 from beam_cqia.records import ErrorRecord, Rejected, arrow_row, arrow_schema
 from beam_cqia.text.ids import stable_bucket
-from beam_cqia.transforms._files import remove_tree
+from beam_cqia.transforms._files import remove_hidden_temporaries, remove_tree
+from beam_cqia.transforms._report_stats import ReportStats
 from beam_cqia.transforms._stage import (
+    TallyCountFn,
     claim_unwritten,
     ledger_inputs,
     merge_inputs,
     namespace,
+    register_sink,
 )
 
 MANIFEST = "_manifest.json"
@@ -65,13 +69,16 @@ class _WriteShardFn(beam.DoFn):
         row_group_rows: int,
         compression: str,
         sink: str,
+        label: str = "",
     ):
         self._base, self._kind, self._type = base, kind, record_type
         self._exclude, self._rg, self._compression = exclude, row_group_rows, compression
         self._written = Metrics.counter(namespace(sink), "passed") if kind == "data" else None
+        self._label = label or sink
 
     def setup(self) -> None:
         self._schema = arrow_schema(self._type, self._exclude)
+        self._progress = progress.tally(self._label, "out") if self._kind == "data" else None
 
     def process(self, group: tuple[tuple[str, int, int], Any]) -> Any:
         (pdir, shard, shards), records = group
@@ -82,6 +89,8 @@ class _WriteShardFn(beam.DoFn):
         )
         if self._written is not None:
             self._written.inc(len(rows))
+        if self._progress is not None:
+            self._progress.n += len(rows)
         yield {
             "kind": self._kind,
             "partition": pdir,
@@ -102,8 +111,8 @@ def _write_table(path: str, table: pa.Table, row_group_rows: int, compression: s
 
 
 class _FinalizeFn(beam.DoFn):
-    """Moves part files into place, removes stale ones, writes _manifest.json, README.md and
-    _SUCCESS."""
+    """Moves part files into place, removes stale ones, writes _manifest.json, README.md,
+    report.html and _SUCCESS."""
 
     def __init__(
         self,
@@ -116,8 +125,10 @@ class _FinalizeFn(beam.DoFn):
         compression: str,
         spec: Mapping[str, Any],
         inputs: list[tuple[str, str]] = (),
+        notes: Mapping[str, Mapping[str, Any]] | None = None,
     ):
         self._base, self._sink, self._order = base, sink, stage_order
+        self._notes = {k: dict(v) for k, v in (notes or {}).items()}
         self._inputs = [list(i) for i in inputs]
         self._schemas, self._partition_by = dict(schemas), partition_by
         self._rg, self._compression = row_group_rows, compression
@@ -129,6 +140,7 @@ class _FinalizeFn(beam.DoFn):
         plans: list[tuple[str, str, int]],
         counts: list[tuple[str, str, str, int]],
         stats: list[tuple[Any, ...]],
+        report: list[tuple[Any, ...]] = (),
     ) -> Any:
         base = self._base
         success = FileSystems.join(base, SUCCESS)
@@ -164,6 +176,7 @@ class _FinalizeFn(beam.DoFn):
         if stale:
             FileSystems.delete([FileSystems.join(base, p) for p in stale])
         remove_tree(FileSystems.join(base, TEMPORARY))
+        remove_hidden_temporaries(base, (MANIFEST, card.CARD, report_html.REPORT))
 
         manifest = build_manifest(
             [by_path[p] for p in finals],
@@ -173,12 +186,19 @@ class _FinalizeFn(beam.DoFn):
             self._partition_by,
             spec=self._spec,
             inputs=self._inputs,
+            notes=self._notes,
         )
         manifest_path = FileSystems.join(base, MANIFEST)
         text = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
         _replace_file(base, MANIFEST, text.encode("utf-8"))
         readme = card.render_card(manifest, stats, self._spec, self._partition_by)
         _replace_file(base, card.CARD, readme.encode("utf-8"))
+        try:
+            page = report_html.render_report(manifest, stats, report, self._spec)
+        except Exception as exc:  # the data is in place: a report bug loses nothing
+            logging.getLogger(__name__).warning("report.html failed", exc_info=True)
+            page = report_html.failure_page(exc)
+        _replace_file(base, report_html.REPORT, page.encode("utf-8"))
         with FileSystems.create(success, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
             fh.write(b"")
         yield manifest_path
@@ -319,17 +339,21 @@ def build_manifest(
     partition_by: list[str],
     spec: Mapping[str, Any] | None = None,
     inputs: list[list[str]] | None = None,
+    notes: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Assembles the manifest from written files and the stages' in-pipeline counts, with the
     spec it was built from (path, sha256 of the rendered spec and of its template, variables;
     empty for pipelines built in Python) and the ``[stage, path]`` inputs reading stages read.
 
+    Stages with ``notes`` (FilterByScore's thresholds) get them in their entry.
     The result has no timestamps and sorted lists, so the same input and spec give the same bytes.
     """
     stages: dict[str, dict[str, Any]] = {}
     for name, kind in stage_order:
         stages[name] = {"transform": kind, "in": 0, "out": 0, "rejected": {}, "errors": 0}
-    for stage, field, key, n in counts:
+    # Counts arrive in whatever order the runner's bundles finished: sorted, keys first seen here
+    # (``emitted``, ``error_kinds``) land in the same place of the JSON every run.
+    for stage, field, key, n in sorted(counts):
         entry = stages.setdefault(
             stage, {"transform": "", "in": 0, "out": 0, "rejected": {}, "errors": 0}
         )
@@ -338,6 +362,9 @@ def build_manifest(
             bucket[key] = bucket.get(key, 0) + n
         else:
             entry[field] = entry.get(field, 0) + n
+    for name, extra in (notes or {}).items():
+        if name in stages:
+            stages[name].update({k: v for k, v in sorted(extra.items()) if k not in stages[name]})
     for entry in stages.values():
         entry["rejected"] = dict(sorted(entry["rejected"].items()))
         if "error_kinds" in entry:
@@ -393,8 +420,8 @@ class WriteCqiaParquet(beam.PTransform):
 
     Layout under ``path``: ``data/<k>=<v>/.../part-NNNNN-of-MMMMM.parquet`` (partition columns are
     in the path, not in the files), ``rejected/subset=<s>/...`` and ``errors/subset=<s>/...``
-    (with reason, stage and the original record as JSON), ``_manifest.json``, ``README.md`` and
-    ``_SUCCESS``.
+    (with reason, stage and the original record as JSON), ``_manifest.json``, ``README.md``,
+    ``report.html`` and ``_SUCCESS``.
     Rejected and error records are collected from every stage applied before this sink, so none
     can be forgotten. Rows within a file are sorted by id and each record's file is chosen from its
     id, so reruns give the same files. Files are written under ``_temporary/`` and moved into place
@@ -406,7 +433,10 @@ class WriteCqiaParquet(beam.PTransform):
     task_type, domain and other label distributions (all computed by combiners in the pipeline),
     the stage funnel, the Beam YAML spec the pipeline was built from (found in the pipeline's
     display data, as Beam YAML's launcher and ``beam-cqia run`` record it), versions and how to
-    load the data; it holds no timestamps, so reruns give the same bytes. Counters in
+    load the data; it holds no timestamps, so reruns give the same bytes. Then the run report
+    ``report.html`` (:mod:`beam_cqia.report_html`, figures from combiners in the pipeline too):
+    the funnel, distributions of lengths and signals with the thresholds, duplicate clusters and
+    example records of every drop reason and error kind. Counters in
     ``beam_cqia.WriteCqiaParquet``: ``seen`` (records received) and ``passed`` (rows written).
 
     The input is one PCollection of records, or a mapping of several (of one record type) to
@@ -492,6 +522,7 @@ class WriteCqiaParquet(beam.PTransform):
                 if all(pc is not known for known in side[kind]):
                     side[kind].append(pc)
 
+        register_sink(pipeline, sink, type(self).__name__, records)
         seen = Metrics.counter(namespace(type(self).__name__), "seen")
 
         def count_seen(record: Any) -> Any:
@@ -537,6 +568,7 @@ class WriteCqiaParquet(beam.PTransform):
                         self._rg,
                         self._compression,
                         type(self).__name__,
+                        sink,
                     )
                 )
             )
@@ -554,10 +586,13 @@ class WriteCqiaParquet(beam.PTransform):
         stage_counts = [s.counts for s in stages]
         stage_counts.append(
             records
-            | "CountIn" >> beam.combiners.Count.Globally()
+            | "CountIn" >> beam.CombineGlobally(TallyCountFn(sink, "in"))
             | "TagIn" >> beam.Map(lambda n: (sink, "in", "", n))
         )
         stats = records | "CardStats" >> _CardStats(record_type)
+        report = (records, kinds["rejected"][0], kinds["errors"][0]) | "ReportStats" >> ReportStats(
+            record_type
+        )
         order = [(s.name, s.kind) for s in stages] + [(sink, type(self).__name__)]
         inputs = ledger_inputs(pipeline)
         schemas = {kind: (rtype, keys) for kind, (_, rtype, keys) in kinds.items()}
@@ -577,10 +612,12 @@ class WriteCqiaParquet(beam.PTransform):
                     self._compression,
                     card.spec_info(pipeline.display_data()),
                     inputs,
+                    {s.name: s.notes for s in stages if s.notes},
                 ),
                 plans=beam.pvalue.AsList(plans | "FlattenPlans" >> beam.Flatten()),
                 counts=beam.pvalue.AsList(stage_counts | "FlattenCounts" >> beam.Flatten()),
                 stats=beam.pvalue.AsList(stats),
+                report=beam.pvalue.AsList(report),
             )
         )
 

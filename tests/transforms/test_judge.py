@@ -1,11 +1,14 @@
 """JudgeWithLLM on FnApiRunner against a scripted OpenAI-compatible server on loopback."""
 
 import pickle
+import re
 
 import apache_beam as beam
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
+from beam_cqia.lineage import llm_keys
+from beam_cqia.llm.cache import request_key
 from beam_cqia.records import CqiaRecord, RawDoc
 from beam_cqia.transforms import JudgeWithLLM, stage_outputs
 from tests.conftest import counters, new_pipeline
@@ -36,7 +39,11 @@ RECORDS = [
 NAMES = {r.id: f"j{i + 1}" for i, r in enumerate(RECORDS)}
 
 
-def run_judge(server: FakeOpenAI, cache: str):
+def _key_hidden(entry: str) -> str:
+    return re.sub(r"llm=[0-9a-f]{64}$", "llm=<key>", entry)
+
+
+def run_judge(server: FakeOpenAI, cache: str, keys: set[str] | None = None):
     p = new_pipeline()
     scored = (
         p
@@ -45,16 +52,27 @@ def run_judge(server: FakeOpenAI, cache: str):
     )
     errors = stage_outputs(p, "Judge").errors
     assert_that(
-        scored | beam.Map(lambda r: (NAMES[r.id], dict(r.signals), r.lineage)),
+        scored
+        | beam.Map(lambda r: (NAMES[r.id], dict(r.signals), [_key_hidden(e) for e in r.lineage])),
         equal_to(
             [
-                ("j1", {"llm.score": 9.0}, ["Judge"]),
-                ("j2", {"llm.score": 8.5}, ["Judge"]),
-                ("j3", {"llm.score": 6.0}, ["Judge"]),
+                ("j1", {"llm.score": 9.0}, ["Judge:llm=<key>"]),
+                ("j2", {"llm.score": 8.5}, ["Judge:llm=<key>"]),
+                ("j3", {"llm.score": 6.0}, ["Judge:llm=<key>"]),
             ]
         ),
         label="scored",
     )
+    if keys is not None:  # the lineage names the cache keys of the requests that scored them
+
+        def named_requests(found: list[str]) -> None:
+            assert len(found) == 3 and set(found) <= keys, (found, keys)
+
+        assert_that(
+            scored | beam.FlatMap(lambda r: [k for _, k in llm_keys(r.lineage)]),
+            named_requests,
+            label="keys",
+        )
     assert_that(
         errors | beam.Map(lambda e: (NAMES[e.id], e.stage, e.kind, e.msg)),
         equal_to(
@@ -104,10 +122,11 @@ def test_scores_are_stored_as_signals_and_a_rerun_is_answered_by_the_cache(serve
     assert server.max_in_flight <= 2
 
     server.reset()
-    again = run_judge(server, cache)  # the same scores and errors, asserted inside
+    keys = {request_key(c.body) for c in calls}
+    again = run_judge(server, cache, keys)  # the same scores and errors, asserted inside
     assert server.completions() == []
     assert again == {"seen": 5, "passed": 3, "errors": 2, "cache_hits": 4}
-    assert len(list((tmp_path / "llm-cache").rglob("*.json"))) == 4
+    assert {p.stem for p in (tmp_path / "llm-cache").rglob("*.json")} == keys
     assert not list((tmp_path / "llm-cache").rglob(".tmp-*"))
 
 

@@ -6,6 +6,7 @@ instruction grade, ``#ans=...#`` is the polished answer (see tests/llm/fake_open
 """
 
 import json
+import re
 
 import apache_beam as beam
 import pyarrow.dataset as ds
@@ -97,6 +98,9 @@ def kun_chain(server: FakeOpenAI, cache: str | None = None, **overrides) -> tupl
     return p, out
 
 
+_KEY = re.compile(r"llm=[0-9a-f]{64}")
+
+
 def _ids(pcoll, label):
     return pcoll | label >> beam.Map(lambda r: r.id)
 
@@ -133,7 +137,12 @@ def run_chain(server: FakeOpenAI, cache: str | None = None) -> dict:
         label="kept",
     )
     assert_that(
-        out | "Signals" >> beam.Map(lambda r: (NAMES[r.id], dict(r.signals), r.lineage)),
+        out
+        | "Signals"
+        >> beam.Map(
+            # the lineage names each LLM request by its cache key (hidden here: a sha256)
+            lambda r: (NAMES[r.id], dict(r.signals), [_KEY.sub("llm=<key>", e) for e in r.lineage])
+        ),
         equal_to(
             [
                 (
@@ -144,9 +153,9 @@ def run_chain(server: FakeOpenAI, cache: str | None = None) -> dict:
                         "kun.polished_chars": float(len(TEA)),
                     },
                     [
-                        "Backtranslate:kun_backtranslate.v1",
-                        "Score",
-                        "Polish:kun_polish.v1",
+                        "Backtranslate:kun_backtranslate.v1,llm=<key>",
+                        "Score:llm=<key>",
+                        "Polish:kun_polish.v1,llm=<key>",
                         f"Polish:original={DOCS['tea'][0]}",
                     ],
                 ),
@@ -158,9 +167,9 @@ def run_chain(server: FakeOpenAI, cache: str | None = None) -> dict:
                         "kun.polished_chars": float(len(DOCS["plain"][0])),
                     },
                     [
-                        "Backtranslate:kun_backtranslate.v1",
-                        "Score",
-                        "Polish:kun_polish.v1",
+                        "Backtranslate:kun_backtranslate.v1,llm=<key>",
+                        "Score:llm=<key>",
+                        "Polish:kun_polish.v1,llm=<key>",
                         f"Polish:original={DOCS['plain'][0]}",
                     ],
                 ),

@@ -62,6 +62,7 @@ def test_layout_side_outputs_and_manifest(tmp_path):
         "data/subset=zhihu/part-00000-of-00001.parquet",
         "errors/subset=zhihu/part-00000-of-00001.parquet",
         "rejected/subset=zhihu/part-00000-of-00001.parquet",
+        "report.html",
     ]
     zhihu = pq.read_table(out / "data/subset=zhihu/part-00000-of-00001.parquet")
     assert "subset" not in zhihu.column_names  # it is in the path (hive style)
@@ -89,6 +90,7 @@ def test_layout_side_outputs_and_manifest(tmp_path):
             "out": 6,
             "rejected": {"score_below_min": 2},
             "errors": 0,
+            "thresholds": [{"name": "score", "signal": "score", "min": 2.0}],
         },
         "Tag": {
             "transform": "TagSchema",
@@ -130,6 +132,7 @@ def test_sharding_reruns_and_stale_files(tmp_path):
         "_SUCCESS",
         "_manifest.json",
         "data/subset=zhihu/part-00000-of-00001.parquet",
+        "report.html",
     ]
     assert pq.read_table(out / "data/subset=zhihu/part-00000-of-00001.parquet").num_rows == 2
 
@@ -162,7 +165,9 @@ def test_hostile_partition_values_stay_inside_and_apart(tmp_path):
 def test_empty_input_still_finishes_the_output(tmp_path):
     out = tmp_path / "out"
     _write([], out)
-    assert _files(out) == ["README.md", "_SUCCESS", "_manifest.json"]
+    assert _files(out) == ["README.md", "_SUCCESS", "_manifest.json", "report.html"]
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "No records were written." in page and "No record was rejected." in page
     assert "**0 records** in 0 subset(s)." in (out / "README.md").read_text(encoding="utf-8")
     manifest = json.loads((out / "_manifest.json").read_text())
     assert manifest["stages"]["Write"]["in"] == 0
