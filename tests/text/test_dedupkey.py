@@ -139,3 +139,53 @@ def test_dedup_key_ignores_width_and_case(text):
     assert dedup_key([text]) == dedup_key([wide])
     assert dedup_key([text]) == dedup_key([text.upper()])
     assert dedup_key([text]) == dedup_key([text.lower()])
+
+
+# --- the table path (dedupkey._reduction_table) equals the exact reduction ---------------------
+
+
+def _exact(text: str, t2s=None) -> str:
+    """dedup_text's definition, without the table."""
+    import unicodedata
+
+    from beam_cqia.text.dedupkey import _NOT_CONTENT
+
+    text = _NOT_CONTENT.sub("", unicodedata.normalize("NFKC", text).casefold())
+    if t2s is not None and text:
+        text = _NOT_CONTENT.sub("", t2s(text))
+    return text
+
+
+# Characters that interact with their neighbours under NFKC or reduce to several code points,
+# next to ones the table handles: combining marks, half-width kana and voicing marks, Hangul
+# syllables and jamo, precomposed Latin, ß, ligatures, compatibility ideographs, circled
+# digits, emoji, non-BMP ideographs, a lone surrogate.
+_TRICKY = list(
+    "e\u0301\u0308a\u030aｶﾞﾟ가각\u1100\u1161\u11a8éÅßﬁ①㈱℃ⅫİΣς\ufb01\uf900\u2f800\U00020000"
+    "😀\u200d\u0344\u0f73\ud800Ａｚ１"
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(
+        alphabet=st.one_of(
+            st.sampled_from(_TRICKY + list("这是測試臺灣，。！ \n\t\u3000")), st.characters()
+        ),
+        min_size=0,
+        max_size=60,
+    )
+)
+@example("e\u0301" + "这是一个足够长的测试文本，用来走表格路径。")
+@example("ｶﾞ" + "这是一个足够长的测试文本，用来走表格路径。")
+def test_dedup_text_equals_the_exact_reduction(text):
+    assert dedup_text(text) == _exact(text)
+    assert dedup_text(text, T2S) == _exact(text, T2S)
+
+
+def test_dedup_text_table_path_on_long_texts():
+    base = "臺灣的軟體產業，ＧＰＵ很貴！这是一个测试。Hello World 123 ①②③ ℃ 😀\u200b\u3000"
+    for tricky in ["", *_TRICKY]:
+        text = base * 3 + tricky + base
+        assert dedup_text(text) == _exact(text)
+        assert dedup_text(text, T2S) == _exact(text, T2S)
