@@ -19,9 +19,10 @@ urllib3, which is already a dependency. What the client adds to a plain POST:
 - token and cost accounting from each response's ``usage``;
 - deterministic requests: temperature 0 unless configured, ``seed`` sent when given.
 
-The API key is read from the environment variable ``api_key_env`` names when the client is made
-and lives only in the request headers: it is never part of a config, a cache entry, a message or
-a ``repr``.
+The API key is read when the client is made, from the environment variable ``api_key_env`` names
+or, when that is unset, from the file named by ``<api_key_env>_FILE`` (the convention of Docker
+and Kubernetes secrets mounted as files); it lives only in the request headers: it is never part
+of a config, a cache entry, a message, a log line or a ``repr``.
 """
 
 import concurrent.futures
@@ -67,7 +68,8 @@ class ClientConfig:
             ``http://localhost:11434/v1`` (Ollama) or ``https://api.openai.com/v1``.
         model: the model name sent with every request.
         api_key_env: name of the environment variable holding the API key (sent as
-            ``Authorization: Bearer``); None sends no key (local servers).
+            ``Authorization: Bearer``), or whose ``_FILE`` variant names a file holding it;
+            None sends no key (local servers).
         concurrency: requests in flight at once per client.
         max_retries: retries after the first attempt.
         timeout_seconds: time limit of one attempt (connect, headers and body).
@@ -392,6 +394,32 @@ def _certifi_bundle() -> str | None:
     return certifi.where()
 
 
+def _api_key(name: str, environ: Mapping[str, str]) -> str:
+    """The key in ``$name``, else in the file ``$name_FILE`` names; the errors never show it.
+
+    Raises:
+        ValueError: when neither gives a non-empty key.
+    """
+    key = environ.get(name, "").strip()
+    if key:
+        return key
+    path = environ.get(f"{name}_FILE", "").strip()
+    if path:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                key = fh.read().strip()
+        except OSError as exc:
+            raise ValueError(
+                f"cannot read the API key file {name}_FILE={path!r}: {exc.strerror}"
+            ) from None
+        if key:
+            return key
+        raise ValueError(f"the API key file {name}_FILE={path!r} is empty")
+    raise ValueError(
+        f"environment variable {name} (api_key_env) is not set or empty, nor is {name}_FILE"
+    )
+
+
 class ChatClient:
     """Sends chat completions with the rules in the module docstring; thread-safe.
 
@@ -425,12 +453,8 @@ class ChatClient:
             "User-Agent": f"beam-cqia/{beam_cqia.__version__}",
         }
         if config.api_key_env:
-            key = (os.environ if environ is None else environ).get(config.api_key_env, "")
-            if not key.strip():
-                raise ValueError(
-                    f"environment variable {config.api_key_env} (api_key_env) is not set or empty"
-                )
-            headers["Authorization"] = f"Bearer {key.strip()}"
+            key = _api_key(config.api_key_env, os.environ if environ is None else environ)
+            headers["Authorization"] = f"Bearer {key}"
         self._headers = headers
         self._http = urllib3.PoolManager(
             num_pools=4,

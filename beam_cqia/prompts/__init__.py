@@ -429,6 +429,9 @@ class Template:
             raise TemplateError(f"{template_id}: {type(exc).__name__}: {exc}") from exc
         except TemplateError as exc:  # from pick() or fromjson
             raise TemplateError(f"{template_id}: {exc}") from exc
+        except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
+            # A failing expression ({{ 1/0 }}, {% import %} without a loader): name the template.
+            raise TemplateError(f"{template_id}: {type(exc).__name__}: {exc}") from exc
         for block in (self.variants[variant - 1], "output"):
             if not parts[block].strip():
                 what = "output" if block == "output" else "instruction"

@@ -187,7 +187,7 @@ def parse_count(value: Any, field: str) -> int:
         match = _COUNT.match(value.replace(",", ""))
         if match:
             number = float(match.group(1)) * _SCALE[match.group(2)]
-    if number is not None and number >= 0:
+    if number is not None and 0 <= number < float("inf"):
         rounded = round(number)
         # "1.2万" is 12000.000000000002 in binary floating point: allow that, not real fractions.
         if abs(number - rounded) < 1e-6 * max(1.0, number):

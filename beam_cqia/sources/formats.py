@@ -21,6 +21,10 @@ import orjson
 from beam_cqia.sources import compression as _compression
 from beam_cqia.text import encoding
 
+# Parsed JSON nesting deeper than this is an error: crawl records nest a few levels, while records,
+# error records and coders walk values recursively (Python's default stack allows ~1,000 frames;
+# orjson alone would accept 1,024 levels and ijson any depth).
+MAX_JSON_DEPTH = 128
 FORMATS = ("auto", "jsonl", "json", "csv", "tsv", "parquet", "warc", "html", "text")
 LINE_FORMATS = ("jsonl", "text")
 TEXT_UNITS = ("file", "line")
@@ -77,6 +81,28 @@ class Unit(NamedTuple):
 
     offset: int
     payload: Any  # bytes, dict, Oversize, ReadFailure or Skipped
+
+
+class NestedTooDeepError(ValueError):
+    """A JSON record nests more than ``MAX_JSON_DEPTH`` levels."""
+
+
+def nested_too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a parsed JSON value nests more than ``limit`` levels (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        if depth > limit:
+            return True
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
+
+
+def _check_depth(value: Any) -> Any:
+    if isinstance(value, (dict, list)) and nested_too_deep(value):
+        raise NestedTooDeepError(f"JSON nested more than {MAX_JSON_DEPTH} levels deep")
+    return value
 
 
 class RecordTooLargeError(ValueError):
@@ -179,6 +205,11 @@ _WIDE_BOMS = (
 )
 
 
+def declared_wide(declared: str | None) -> bool:
+    """Whether a declared encoding is UTF-16/32, whose files cannot be split at b"\\n" bytes."""
+    return (declared or "").lower().replace("_", "-").startswith(("utf-16", "utf-32"))
+
+
 def _wide_encoding(stream: BinaryIO, declared: str | None) -> str | None:
     """UTF-16/32 (where b"\\n" is not a line break) from a BOM or the declaration, else None."""
     if hasattr(stream, "peek"):
@@ -277,20 +308,54 @@ def _json(stream: BinaryIO, cap: int, items: str | None) -> Iterator[Unit]:
             yield Unit(0, Skipped("empty_file", f"{len(data)} bytes of whitespace"))
         return
     index = 0
+    counting = _CountingReader(stream)
+    used = 0
+
+    def sized(value: Any) -> Any:
+        # ijson builds every item whole: an item that certainly took more than ``cap`` bytes of
+        # input (reads go by _JSON_BUFFER) is dropped as Oversize before it goes further.
+        nonlocal used
+        size, used = counting.count - used, counting.count
+        counting.mark = counting.count
+        return Oversize(size, cap) if size > cap + _JSON_BUFFER else value
+
     try:
         if items is not None and (items == "*" or items.endswith(".*")):
             # Records keyed by id ({"1291": {...}, ...}): each value is a record; its key is kept.
             prefix = items[:-2] if items.endswith(".*") else ""
-            for key, value in ijson.kvitems(stream, prefix, use_float=True):
+            for key, value in ijson.kvitems(
+                counting, prefix, use_float=True, buf_size=_JSON_BUFFER
+            ):
                 record = value if isinstance(value, dict) else {"value": value}
-                yield Unit(index, {"__key__": key, **record})
+                yield Unit(index, sized({"__key__": key, **record}))
                 index += 1
             return
-        for item in ijson.items(stream, items or "item", use_float=True):
-            yield Unit(index, item)
+        for item in ijson.items(counting, items or "item", use_float=True, buf_size=_JSON_BUFFER):
+            yield Unit(index, sized(item))
             index += 1
     except Exception as exc:  # ijson raises its own exception types
         raise _FailedAt(index, exc) from exc
+
+
+# ijson's C backend re-reads a token that spans reads once per read, so its time grows with the
+# square of a token's length (a 24 MB string: 32 s with 64 KB reads; 200 MB: ~40 min extrapolated).
+# Reads of 1 MB that grow with the item being parsed keep it linear (96 MB: 1.7 s).
+_JSON_BUFFER = 1 << 20
+
+
+class _CountingReader:
+    """The stream ijson reads: counts the bytes read, and reads as much as the current item has
+    taken so far (``mark`` is where it started), so a long token needs few reads."""
+
+    def __init__(self, stream: BinaryIO):
+        self._stream, self.count, self.mark = stream, 0, 0
+
+    def read(self, size: int = -1) -> bytes:
+        if size > 0:
+            size = max(size, self.count - self.mark)
+        data = self._stream.read(size)
+        self.count += len(data)
+        return data
 
 
 def _csv(stream: BinaryIO, delimiter: str, cap: int) -> Iterator[Unit]:
@@ -398,6 +463,7 @@ def parse(payload: Any, fmt: str, path: str, declared_encoding: str | None = Non
         UnreadableInputError: for a ReadFailure unit.
         Skip: for a Skipped unit (the caller rejects it with the reason).
         encoding.UndecodableError: when the bytes are in no encoding we can identify.
+        NestedTooDeepError: for JSON nested more than MAX_JSON_DEPTH levels.
         ValueError: for malformed JSON or a CSV row with the wrong number of fields.
     """
     if isinstance(payload, Oversize):
@@ -410,7 +476,13 @@ def parse(payload: Any, fmt: str, path: str, declared_encoding: str | None = Non
         raise Skip(payload.reason, payload.detail)
     if fmt == "jsonl" or (fmt == "json" and isinstance(payload, bytes)):
         text = encoding.decode(payload, declared_encoding).text
-        return orjson.loads(text)
+        obj = orjson.loads(text)
+        # Counting brackets is cheap; only a record with many of them is walked.
+        if payload.count(b"[") + payload.count(b"{") > MAX_JSON_DEPTH:
+            _check_depth(obj)
+        return obj
+    if fmt == "json":  # an item streamed by ijson, which nests to any depth
+        return _check_depth(payload)
     if fmt in ("csv", "tsv"):
         if "__error__" in payload:
             raise ValueError(f"malformed row: {payload['__error__']}: {payload['__row__'][:5]}")
@@ -447,6 +519,8 @@ def describe(payload: Any) -> Any:
     """A JSON-able view of a payload for error records (bytes stay exact, as text or base64)."""
     if isinstance(payload, (Oversize, ReadFailure, Skipped)):
         return {type(payload).__name__: payload._asdict()}
+    if isinstance(payload, (dict, list)) and nested_too_deep(payload):
+        return {"NestedTooDeep": {"max_depth": MAX_JSON_DEPTH}}  # its position says where it is
     if isinstance(payload, dict):
         return {k: v for k, v in payload.items() if k != "body"} | (
             {"body_bytes": len(payload["body"])} if "body" in payload else {}

@@ -129,4 +129,7 @@ def _time(value: Any) -> str:
             return value.strip()
         value = int(value.strip())
     seconds = value / 1000 if value > 10**11 else value
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):  # past year 9999, or NaN
+        raise ValueError(f"time {value!r} is out of range") from None

@@ -1,5 +1,7 @@
 """File-system helpers the sinks share (through Beam's FileSystems, local or object store)."""
 
+from collections.abc import Iterable
+
 from apache_beam.io.filesystems import FileSystems
 
 
@@ -20,5 +22,14 @@ def remove_tree(path: str) -> None:
             FileSystems.delete([path])
         return
     found = [m.path for r in FileSystems.match([path.rstrip("/") + "/**"]) for m in r.metadata_list]
+    if found:
+        FileSystems.delete(found)
+
+
+def remove_hidden_temporaries(base: str, names: Iterable[str]) -> None:
+    """Removes the ``.<name>.<hex>`` files that a run killed while replacing ``base/<name>``
+    (the manifest, the dataset card) left behind; nothing reads them, but they are litter."""
+    patterns = [FileSystems.join(base, f".{name}.*") for name in names]
+    found = [m.path for r in FileSystems.match(patterns) for m in r.metadata_list]
     if found:
         FileSystems.delete(found)

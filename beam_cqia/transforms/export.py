@@ -23,7 +23,7 @@ from apache_beam.metrics import Metrics
 from beam_cqia import layout
 from beam_cqia.records import published_dict
 from beam_cqia.text.ids import stable_bucket
-from beam_cqia.transforms._files import remove_tree
+from beam_cqia.transforms._files import remove_hidden_temporaries, remove_tree
 from beam_cqia.transforms._stage import (
     ERRORS,
     GOOD,
@@ -167,6 +167,7 @@ class _FinalizeFn(beam.DoFn):
                     with contextlib.suppress(OSError):  # not empty: it holds other files
                         os.rmdir(os.path.join(base, folder))
         remove_tree(FileSystems.join(base, TEMPORARY))
+        remove_hidden_temporaries(base, (MANIFEST,))
         manifest = {
             "format": "beam-cqia-export/1",
             "transform": self._kind,
