@@ -8,7 +8,8 @@ need data that is built once per process and passed in a :class:`SignalContext` 
 (a word list loaded with :func:`load_lexicon`).
 
 "Visible" characters are the non-whitespace ones. Every rule except ``chars`` runs on the
-answer-side text of the record (:func:`content_of`). Signals, by rule (range in brackets):
+answer-side text of the record (:func:`content_of`; ``cut_off``: :func:`answer_of`). Signals, by
+rule (range in brackets):
 
 - ``chars`` → ``chars.<field>`` [>= 0]: characters in each text field.
 - ``cjk_ratio`` [0, 1]: Han ideographs / visible characters.
@@ -24,6 +25,9 @@ answer-side text of the record (:func:`content_of`). Signals, by rule (range in 
 - ``sentence_end_ratio`` [0, 1]: prose lines that end a sentence / prose lines; 1 when there is
   no prose line (:func:`sentence_end_ratio`).
 - ``truncated`` {0, 1}: 1 when the text ends mid-sentence (:func:`truncated`).
+- ``cut_off`` {0, 1}: 1 when the text ends on a mark no finished text ends on, or inside an
+  unclosed code or formula block (:func:`cut_off`; stricter than ``truncated``); computed on
+  the answer alone (:func:`answer_of`), not on answer and body.
 - ``dup_line_frac`` [0, 1]: characters of non-empty lines that repeat an earlier line /
   characters of non-empty lines.
 - ``dup_para_frac`` [0, 1]: the same for paragraphs (separated by blank lines).
@@ -448,6 +452,44 @@ def truncated(text: str) -> float:
     return 0.0 if _line_end(line) == _TERMINAL else 1.0
 
 
+# Marks after which a text cannot end: a clause continues, a list or quote opens. Unlike
+# truncated(), the clause ends ；; are not here: COIG-CQIA's lists and exam analyses end on them
+# by style.
+_CONTINUES = frozenset("，、,：:（(“‘「『《【[〔〈")
+_LONE_HAN = regex.compile(r"^\p{Han}$")
+
+
+def cut_off(text: str) -> float:
+    """1.0 if the text was visibly cut off or left a block open, else 0.0; 0.0 for empty text.
+
+    A stricter sibling of :func:`truncated`, meant for data that is already clean (the
+    published COIG-CQIA files), where an answer ending without a full stop is usually style
+    (8% of its Zhihu answers) rather than a cut. It fires only on endings no finished text has:
+
+    - the text ends inside a ``` fence or a ``$$`` block (an unclosed block is a format defect
+      even when the prose after it is whole);
+    - the last character (after trailing ``*``/``_``/backticks) continues a clause or opens
+      something: ，、,：: or an opening bracket or quote such as （“《 — on any kind of line,
+      headings and list items included;
+    - the last line opens a book-title mark 《 it does not close (``——高鼎《村居``);
+    - the last line is a single Han character after other lines (``…获得成功。\n大``).
+    """
+    lines = _walk_lines(text)
+    if not lines:
+        return 0.0
+    kind, line = lines[-1]
+    if kind in (_CODE_OPEN, _MATH_OPEN):
+        return 1.0
+    if kind == _BLOCK:
+        return 0.0
+    tail = line.rstrip(_EMPHASIS)
+    if not tail:
+        return 0.0
+    if tail[-1] in _CONTINUES or tail.rfind("《") > tail.rfind("》"):
+        return 1.0
+    return 1.0 if len(lines) > 1 and _LONE_HAN.match(tail) else 0.0
+
+
 def _dup_frac(parts: Iterable[str]) -> float:
     parts = [p for p in parts if p]
     total = sum(len(p) for p in parts)
@@ -485,7 +527,13 @@ def top_char_frac(text: str) -> float:
     visible = _SPACE_RUN.sub("", text)
     if not visible:
         return 0.0
-    return Counter(visible).most_common(1)[0][1] / len(visible)
+    if len(visible) < 256:
+        return Counter(visible).most_common(1)[0][1] / len(visible)
+    # Longer texts: the longest run of equal code points once sorted (3-5x faster than Counter).
+    code_points = np.sort(np.frombuffer(visible.encode("utf-32-le", "surrogatepass"), np.uint32))
+    starts = np.flatnonzero(np.diff(code_points)) + 1
+    runs = np.diff(starts, prepend=0, append=code_points.size)
+    return int(runs.max()) / len(visible)
 
 
 # --- character n-gram repetition ------------------------------------------------------------------
@@ -838,8 +886,11 @@ CONTENT_RULES: Mapping[str, Callable[[str], float]] = MappingProxyType(
         "boilerplate_hits": boilerplate_hits,
         "assistant_hits": assistant_hits,
         "pinyin_inserts": pinyin_inserts,
+        "cut_off": cut_off,
     }
 )
+# Content rules about how the answer ends, computed on answer_of(record), not content_of(record).
+ENDING_RULES = frozenset({"cut_off"})
 # Rules giving a family of signals: <rule>.<n>.
 NGRAM_RULES = ("top_ngram_frac", "dup_ngram_frac")
 # Rules that need a SignalContext, and the attribute each needs.
@@ -985,9 +1036,27 @@ def compute(
         for field in text_fields_of(record):
             out[f"chars.{field}"] = char_len(getattr(record, field) or "")
     content_rules = [r for r in rules if r != "chars"]
+    ending = [r for r in content_rules if r in ENDING_RULES]
+    content_rules = [r for r in content_rules if r not in ENDING_RULES]
     if content_rules:
         out.update(_content_signals(content_of(record), content_rules, context))
+    if ending:
+        out.update(_content_signals(answer_of(record), ending, context))
     return out
+
+
+def answer_of(record: object) -> str:
+    """The text whose end is the end of the record's answer: the output (CQIA), the answer
+    (RawDoc), or, for a RawDoc without one, its body (an article); the question or title when
+    there is nothing else. :func:`content_of` appends the body to the answer, which for a
+    published record read back is its input, not where its output ends."""
+    if hasattr(record, "instruction"):
+        return record.output or record.instruction  # type: ignore[attr-defined]
+    for field in ("answer", "body", "question", "title"):
+        value = getattr(record, field, "") or ""
+        if value.strip():
+            return value
+    return ""
 
 
 def numeric_meta(meta: Mapping[str, str], key: str) -> float | None:

@@ -7,6 +7,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils import shared
 
+from beam_cqia.lineage import kept_note
 from beam_cqia.text import dedupkey
 from beam_cqia.text.signals import text_fields_of
 from beam_cqia.transforms import _keep, _models, dedup_index
@@ -112,7 +113,7 @@ class _PickFn(beam.DoFn):
         if hasattr(keeper, "cluster_id") and cluster:
             changes["cluster_id"] = cluster
         if hasattr(keeper, "lineage"):
-            note = f"{self._stage}:kept_of={len(members)}" if len(members) > 1 else self._stage
+            note = f"{self._stage}:{kept_note(len(members), cluster)}" if cluster else self._stage
             changes["lineage"] = [*keeper.lineage, note]
         yield replace_fields(keeper, **changes) if changes else keeper
         for dup in members[1:]:

@@ -1,5 +1,7 @@
 """crawl-ingest: ReadCrawl (files → RawDocs through a source adapter) and NormalizeText."""
 
+import contextlib
+import os
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -10,7 +12,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.utils import shared
 
-from beam_cqia import sources
+from beam_cqia import lineage, progress, sources
 from beam_cqia.records import RawDoc
 from beam_cqia.sources import compression, formats
 from beam_cqia.text import encoding as textencoding
@@ -26,6 +28,7 @@ from beam_cqia.transforms._stage import (
     check_error_handling,
     check_field_names,
     check_fields_exist,
+    detail_namespace,
     finish_stage,
     merge_inputs,
     namespace,
@@ -40,14 +43,30 @@ _ADAPTED = "adapted"
 class _PlanReads(beam.DoFn):
     """Splits each matched file into byte ranges (uncompressed line files) or one read."""
 
-    def __init__(self, fmt: str, split_bytes: int, text_unit: str):
+    def __init__(
+        self,
+        fmt: str,
+        split_bytes: int,
+        text_unit: str,
+        stage: str = "",
+        kind: str = "",
+        declared_encoding: str | None = None,
+    ):
         self._fmt, self._split, self._text_unit = fmt, split_bytes, text_unit
+        self._wide = formats.declared_wide(declared_encoding)  # never split UTF-16/32 files
+        self._stage = stage
+        self._bytes_total = Metrics.counter(detail_namespace(kind or "ReadCrawl"), "bytes_total")
+
+    def setup(self) -> None:
+        self._tally = progress.tally(self._stage, "bytes_total")
 
     def process(self, meta: Any) -> Any:
         path, size = meta.path, meta.size_in_bytes
+        self._tally.n += size
+        self._bytes_total.inc(size)
         fmt = formats.format_of(path) if self._fmt == "auto" else self._fmt
         line_based = fmt == "jsonl" or (fmt == "text" and self._text_unit == "line")
-        if line_based and size > self._split and not _compressed(path):
+        if line_based and size > self._split and not self._wide and not _compressed(path):
             for start in range(0, size, self._split):
                 yield path, fmt, start, min(start + self._split, size)
         else:
@@ -63,8 +82,16 @@ def _compressed(path: str) -> bool:
     )
 
 
+# Progress of reading is reported every this many raw records (and at the end of each read).
+_PROGRESS_EVERY = 256
+
+
 class _ReadUnits(beam.DoFn):
-    """Streams one file (or byte range) into raw units; never holds a whole file in memory."""
+    """Streams one file (or byte range) into raw units; never holds a whole file in memory.
+
+    Reports the raw records read and the bytes consumed of the (possibly compressed) file to
+    progress tallies and to counters ``units_read`` and ``bytes_read``, in steps.
+    """
 
     def __init__(
         self,
@@ -74,10 +101,26 @@ class _ReadUnits(beam.DoFn):
         json_items: str | None,
         text_unit: str,
         declared_encoding: str | None = None,
+        stage: str = "",
+        kind: str = "",
     ):
         self._source, self._subset = source, subset
         self._cap, self._items, self._text_unit = max_record_bytes, json_items, text_unit
         self._encoding = declared_encoding
+        self._stage = stage
+        ns = detail_namespace(kind or "ReadCrawl")
+        self._units_counter = Metrics.counter(ns, "units_read")
+        self._bytes_counter = Metrics.counter(ns, "bytes_read")
+
+    def setup(self) -> None:
+        self._units = progress.tally(self._stage, "units_read")
+        self._bytes = progress.tally(self._stage, "bytes_read")
+
+    def _report(self, units: int, consumed: int) -> None:
+        self._units.n += units
+        self._bytes.n += consumed
+        self._units_counter.inc(units)
+        self._bytes_counter.inc(consumed)
 
     def process(self, plan: tuple[str, str, int, int | None]) -> Any:
         path, fmt, start, end = plan
@@ -105,8 +148,29 @@ class _ReadUnits(beam.DoFn):
                 end=end,
                 declared_encoding=self._encoding,
             )
+            limit = None if end is None else end - start
+            reported = pending = 0
             for unit in units:
+                pending += 1
+                if pending == _PROGRESS_EVERY:
+                    consumed = _consumed(raw, start, limit)
+                    self._report(pending, consumed - reported)
+                    reported, pending = consumed, 0
                 yield RawUnit(path, unit.offset, unit.payload, self._source, self._subset, fmt)
+            if limit is None:  # the whole file was read, whatever the reader's position
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    raw.seek(0, os.SEEK_END)
+            consumed = limit if limit is not None else _consumed(raw, start, None)
+            self._report(pending, max(0, consumed - reported))
+
+
+def _consumed(raw: Any, start: int, limit: int | None) -> int:
+    """Bytes of a read's range consumed so far, from the raw (undecoded) file's position."""
+    try:
+        done = raw.tell() - start
+    except (OSError, ValueError, AttributeError):
+        return 0
+    return max(0, done if limit is None else min(done, limit))
 
 
 class _AdaptFn(beam.DoFn):
@@ -117,6 +181,7 @@ class _AdaptFn(beam.DoFn):
         self._ns = namespace(kind)
         self._seen = Metrics.counter(self._ns, "seen")
         self._passed = Metrics.counter(self._ns, "passed")
+        self._emitted = Metrics.counter(detail_namespace(kind), "emitted")
 
     def setup(self) -> None:
         self._adapter = sources.get_adapter(self._source)
@@ -131,10 +196,11 @@ class _AdaptFn(beam.DoFn):
             Metrics.counter(self._ns, f"filtered:{verdict.reason}").inc()
             yield rejected(unit, self._stage, verdict.reason, verdict.detail)
             return
-        lineage_note = f"{self._stage}:{unit.file}@{unit.offset}"
         for doc in docs:
-            yield doc._replace(lineage=[*doc.lineage, lineage_note])
+            note = lineage.origin_note(self._stage, unit.file, unit.offset, doc.url)
+            yield doc._replace(lineage=[*doc.lineage, note])
         self._passed.inc()
+        self._emitted.inc(len(docs))
         yield beam.pvalue.TaggedOutput(_ADAPTED, 1)
 
 
@@ -155,8 +221,10 @@ class ReadCrawl(beam.PTransform):
     the byte offset, line, row or item (malformed JSON, undecodable bytes, records over
     ``max_record_bytes``, truncated files, records of the wrong shape). Counters in
     ``beam_cqia.ReadCrawl``: ``seen`` and ``passed`` count raw records, ``filtered:<reason>`` and
-    ``errors`` the others. In the manifest ``in`` and ``out`` count raw records and ``emitted``
-    the RawDocs.
+    ``errors`` the others; in ``beam_cqia.ReadCrawl.detail``: ``emitted`` (RawDocs),
+    ``units_read``, ``bytes_read`` and ``bytes_total`` (sizes of the matched files; live progress
+    and its estimate of the time left use them), ``error_kind:<Kind>``. In the manifest ``in`` and
+    ``out`` count raw records and ``emitted`` the RawDocs.
 
     Args:
         path: file pattern to read, e.g. ``data/zhihu/*.jsonl.gz`` or ``gs://bucket/crawl/*.warc.gz``.
@@ -225,7 +293,17 @@ class ReadCrawl(beam.PTransform):
         units = (
             pbegin
             | "MatchFiles" >> fileio.MatchFiles(self._path)
-            | "PlanReads" >> beam.ParDo(_PlanReads(self._format, self._split, self._text_unit))
+            | "PlanReads"
+            >> beam.ParDo(
+                _PlanReads(
+                    self._format,
+                    self._split,
+                    self._text_unit,
+                    self.label,
+                    type(self).__name__,
+                    self._encoding,
+                )
+            )
             | "SpreadReads" >> beam.Reshuffle()
             | "ReadUnits"
             >> beam.ParDo(
@@ -236,6 +314,8 @@ class ReadCrawl(beam.PTransform):
                     self._items,
                     self._text_unit,
                     self._encoding,
+                    self.label,
+                    type(self).__name__,
                 )
             )
         )
@@ -373,17 +453,25 @@ class _NormalizeFn(beam.DoFn):
                 totals[key] += getattr(result, key)
             for kind, n in result.pii.items():
                 found[kind] = found.get(kind, 0) + n
-        totals.update({f"pii.{k}": v for k, v in sorted(found.items())})
         if self._meta and getattr(record, "meta", None):
             meta = {}
             changed = 0
             for key, value in record.meta.items():
-                new = textnorm.normalize(value, t2s, policy.fullwidth, False, pii_kinds=()).text
-                changed += textnorm.count_changed_chars(value, new)
-                meta[key] = new
+                # Templates put meta values (tags, authors, categories) in instructions, outputs
+                # and ``metadata``: personal data there is masked too, except in identifiers,
+                # which it would corrupt (an 11-digit id is not a phone number).
+                kinds = () if key.lower().endswith("id") else policy.pii_kinds
+                result = textnorm.normalize(
+                    value, t2s, policy.fullwidth, False, pii=policy.pii, pii_kinds=kinds
+                )
+                changed += textnorm.count_changed_chars(value, result.text)
+                meta[key] = result.text
+                for kind, n in result.pii.items():
+                    found[kind] = found.get(kind, 0) + n
             totals["meta_chars"] = changed
             if changed:
                 changes["meta"] = meta
+        totals.update({f"pii.{k}": v for k, v in sorted(found.items())})
         if hasattr(record, "signals"):
             signals = dict(record.signals or {})
             signals.update({f"norm.{k}": float(v) for k, v in totals.items()})
@@ -425,7 +513,8 @@ class NormalizeText(beam.PTransform):
         fullwidth: convert full-width letters and digits to half-width.
         strip_boilerplate: remove site chrome lines and openers.
         normalize_meta: also normalize the values of ``meta`` (tags, subjects, categories),
-            without boilerplate stripping or personal-data handling.
+            without boilerplate stripping; personal data is handled as in the text fields,
+            except in identifiers (keys ending in ``id``).
         urls: ``keep``, ``remove`` or ``mask`` (``[链接]``) URLs; Markdown links keep their text.
         pii: ``mask`` (``[手机号]``, ``[身份证号]``...), ``remove`` or ``keep`` (count only).
         pii_kinds: kinds of personal data to look for: ``id_card``, ``bank_card``, ``mobile``,

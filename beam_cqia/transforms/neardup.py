@@ -26,6 +26,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils import shared
 
+from beam_cqia.lineage import kept_note
 from beam_cqia.text import minhash
 from beam_cqia.text.signals import text_fields_of
 from beam_cqia.transforms import _keep, _models, dedup_index
@@ -51,8 +52,16 @@ _EMPTY = "empty"
 class _NormalizeFn(beam.DoFn):
     """(id, shingle text, record); records without content go straight to the output."""
 
-    def __init__(self, kind: str, handle: shared.Shared, opencc: str | None, fields: list[str]):
+    def __init__(
+        self,
+        kind: str,
+        handle: shared.Shared,
+        opencc: str | None,
+        fields: list[str],
+        skip_subsets: frozenset[str] = frozenset(),
+    ):
         self._handle, self._opencc, self._fields = handle, opencc, fields
+        self._skip = skip_subsets
         self._seen = Metrics.counter(namespace(kind), "seen")
         self._passed = Metrics.counter(namespace(kind), "passed")
 
@@ -61,6 +70,10 @@ class _NormalizeFn(beam.DoFn):
 
     def process(self, record: Any) -> Any:
         self._seen.inc()
+        if self._skip and getattr(record, "subset", None) in self._skip:
+            self._passed.inc()  # not compared, by configuration
+            yield beam.pvalue.TaggedOutput(_EMPTY, record)
+            return
         fields = self._fields or text_fields_of(record)
         parts = [getattr(record, f) or "" for f in fields]
         text = minhash.shingle_text("\n".join(parts), self._t2s)
@@ -248,7 +261,10 @@ class _PickFn(beam.DoFn):
         if hasattr(keeper, "cluster_id"):
             changes["cluster_id"] = cluster
         if hasattr(keeper, "lineage"):
-            changes["lineage"] = [*keeper.lineage, f"{self._stage}:kept_of={len(members)}"]
+            changes["lineage"] = [
+                *keeper.lineage,
+                f"{self._stage}:{kept_note(len(members), cluster)}",
+            ]
         yield replace_fields(keeper, **changes)
         for dup in members[1:]:
             yield rejected(
@@ -360,6 +376,9 @@ class DedupMinHash(beam.PTransform):
         batch_size: texts per signature batch.
         index_out: write the kept records' signatures here as a dedup index.
         against: dedup indexes (written by ``index_out``) to drop matches of.
+        skip_subsets: subsets whose records pass through without being compared, e.g. task
+            data whose long instructions repeat by design (COIG-PC tasks: two records that differ
+            only in a short input text are no copies).
         error_handling: Beam YAML error handling, e.g. ``{"output": "errors"}``.
     """
 
@@ -382,6 +401,7 @@ class DedupMinHash(beam.PTransform):
         batch_size: int = 256,
         index_out: str | None = None,
         against: list[str] | None = None,
+        skip_subsets: list[str] | None = None,
         error_handling: Mapping[str, Any] | None = None,
     ):
         super().__init__()
@@ -422,6 +442,11 @@ class DedupMinHash(beam.PTransform):
             num_perm, ngram, seed, bands, rows, opencc, self._fields
         )
         self._against = [dedup_index.check_index(p, "minhash", self._params) for p in against or []]
+        if skip_subsets is not None and (
+            not isinstance(skip_subsets, list) or not all(isinstance(s, str) for s in skip_subsets)
+        ):
+            raise ValueError(f"skip_subsets must be a list of subset names, got {skip_subsets!r}")
+        self._skip_subsets = frozenset(skip_subsets or [])
         self._error_handling = error_handling
 
     def expand(self, inputs: Any) -> Any:
@@ -430,7 +455,7 @@ class DedupMinHash(beam.PTransform):
         kind = type(self).__name__
         element_type = records.element_type
         normalized = records | "Normalize" >> beam.ParDo(
-            _NormalizeFn(kind, shared.Shared(), self._opencc, self._fields)
+            _NormalizeFn(kind, shared.Shared(), self._opencc, self._fields, self._skip_subsets)
         ).with_outputs(_EMPTY, main="texts").with_exception_handling(
             main_tag="texts", dead_letter_tag=ERRORS
         )

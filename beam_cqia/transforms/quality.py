@@ -199,6 +199,8 @@ class ScoreQuality(beam.PTransform):
         rules: rule signals to compute (``beam_cqia.text.signals.RULES``); by default every rule
             except the slower n-gram ones (``top_ngram_frac``, ``dup_ngram_frac``), plus
             ``sensitive_hits`` when ``sensitive_words`` is given.
+        extra_rules: rules to compute besides ``rules`` (or the defaults), e.g. ``[cut_off,
+            top_ngram_frac]``: a spec adds a rule without listing the defaults.
         meta_signals: numeric ``meta`` keys to store as signals when present (default ``votes``,
             ``answer_rank``).
         sensitive_words: a word list (one word per line, optionally ``category<TAB>word``; any
@@ -217,6 +219,7 @@ class ScoreQuality(beam.PTransform):
     def __init__(
         self,
         rules: list[str] | None = None,
+        extra_rules: list[str] | None = None,
         meta_signals: list[str] | None = None,
         sensitive_words: str | None = None,
         lid: bool = False,
@@ -244,8 +247,10 @@ class ScoreQuality(beam.PTransform):
         self._batch = batch_size
         if rules is None:
             rules = [*DEFAULT_RULES, *(["sensitive_hits"] if sensitive_words else [])]
-        if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
-            raise ValueError(f"rules must be a list of rule names, got {rules!r}")
+        for name, value in (("rules", rules), ("extra_rules", extra_rules or [])):
+            if not isinstance(value, list) or not all(isinstance(r, str) for r in value):
+                raise ValueError(f"{name} must be a list of rule names, got {value!r}")
+        rules = [*rules, *(r for r in extra_rules or [] if r not in rules)]
         unknown = sorted(set(rules) - set(textsignals.RULES))
         if unknown:
             raise ValueError(f"unknown rules {unknown}; known: {list(textsignals.RULES)}")
@@ -321,6 +326,20 @@ class Threshold(NamedTuple):
         if self.sources and getattr(record, "source", None) not in self.sources:
             return False
         return not (self.subsets and getattr(record, "subset", None) not in self.subsets)
+
+    @property
+    def label(self) -> str:
+        """The rule's name, or its signal when it has none."""
+        return self.name or self.signal
+
+    def describe(self) -> dict[str, Any]:
+        """The rule as JSON-able values (for the manifest and the run report)."""
+        out: dict[str, Any] = {"name": self.label, "signal": self.signal}
+        out.update({k: getattr(self, k) for k in ("min", "max") if getattr(self, k) is not None})
+        out.update({k: list(getattr(self, k)) for k in ("sources", "subsets") if getattr(self, k)})
+        if self.if_missing != "error":
+            out["if_missing"] = self.if_missing
+        return out
 
 
 def parse_thresholds(rules: Any) -> tuple[Threshold, ...]:
@@ -441,6 +460,10 @@ class _FilterFn(beam.DoFn):
         result = verdict(record, rules)
         if result is None:
             self._passed.inc()
+            if hasattr(record, "lineage"):
+                checked = ",".join(r.label for r in rules if r.applies_to(record))
+                note = f"{self._stage}:passed={checked}" if checked else self._stage
+                record = replace_fields(record, lineage=[*(record.lineage or []), note])
             yield record
         else:
             reasons, detail = result
@@ -571,6 +594,16 @@ class FilterByScore(beam.PTransform):
             )
         check_error_handling(error_handling)
         self._error_handling = error_handling
+
+    def report_notes(self) -> dict[str, Any]:
+        """The thresholds, for the manifest and the run report (``finish_stage`` asks)."""
+        notes: dict[str, Any] = {"thresholds": [r.describe() for r in self._thresholds]}
+        if self._by_source:
+            notes["thresholds_by_source"] = {
+                source: [r.describe() for r in rules]
+                for source, rules in sorted(self._by_source.items())
+            }
+        return notes
 
     def expand(self, inputs: Any) -> Any:
         records = merge_inputs(inputs, self.label)

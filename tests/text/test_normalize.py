@@ -15,6 +15,7 @@ from beam_cqia.text.normalize import (
     fullwidth_to_halfwidth,
     normalize,
     normalize_whitespace,
+    repair_latex_escapes,
     strip_boilerplate,
 )
 
@@ -52,6 +53,45 @@ BAIKE_NAG = "本词条缺少概述图，补充相关内容使词条更完整，�
 )
 def test_clean_controls(text, expected, changed):
     assert clean_controls(text) == (expected, changed)
+
+
+# --- repair_latex_escapes --------------------------------------------------------------------
+
+# "\f", "\r", "\t", "\b", "\v", "\x07" below are the control characters an escape decoder made of
+# a LaTeX command's backslash; "\\" is a real backslash.
+EATEN_LATEX = [
+    # COIG-CQIA's zhihu_expansion: "\frac" decoded as a form feed and "rac".
+    ("为什么不记做 $\frac{d^2 y}{d^2 x}$ ？", "为什么不记做 $\\frac{d^2 y}{d^2 x}$ ？", 1),
+    ("$\\lim _{n \rightarrow \\infty}$", "$\\lim _{n \\rightarrow \\infty}$", 1),
+    (
+        "$\\lim _{x \rightarrow 1}\\left(\frac{m}{1-x^m}\right)$",
+        "$\\lim _{x \\rightarrow 1}\\left(\\frac{m}{1-x^m}\\right)$",
+        3,
+    ),
+    ("$a\times b$，$\theta$，$\tilde{x}$", "$a\\times b$，$\\theta$，$\\tilde{x}$", 3),
+    ("$\beta$ 与 $\begin{cases}x\\end{cases}$", "$\\beta$ 与 $\\begin{cases}x\\end{cases}$", 2),
+    ("$\x07lpha + \vec{v}$", "$\\alpha + \\vec{v}$", 2),
+    # Not LaTeX: controls in prose, option tabs, letters that complete no command.
+    ("第一页\f第二页", "第一页\f第二页", 0),
+    ("题目\tA. 对\tB. 错", "题目\tA. 对\tB. 错", 0),
+    ("$x$ 和\theory", "$x$ 和\theory", 0),  # "heory" completes no command
+    ("没有公式\times", "没有公式\times", 0),  # no LaTeX on the line
+    ("Windows 换行 $x$\r\n下一行", "Windows 换行 $x$\r\n下一行", 0),
+    ("", "", 0),
+]
+
+
+@pytest.mark.parametrize(("text", "expected", "changed"), EATEN_LATEX)
+def test_repair_latex_escapes(text, expected, changed):
+    assert repair_latex_escapes(text) == (expected, changed)
+
+
+def test_normalize_repairs_eaten_latex_escapes_before_cleaning_controls():
+    damaged = "求极限 $\\lim _{x \rightarrow 0} \frac{\\sin x}{x}$\f下一页"
+    out = normalize(damaged)
+    assert out.text == "求极限 $\\lim _{x \\rightarrow 0} \\frac{\\sin x}{x}$\n下一页"
+    assert out.control_chars == 3  # two commands repaired, one page break
+    assert normalize(out.text).text == out.text
 
 
 # --- fullwidth_to_halfwidth ------------------------------------------------------------------
@@ -428,3 +468,77 @@ def test_normalize_with_every_option_is_idempotent(text, urls, pii, emoji):
 def test_nested_list_indentation_survives(text, expected):
     assert normalize_whitespace(text) == expected
     assert normalize(text).text == expected
+
+
+def test_boilerplate_hint_covers_every_alternative():
+    """strip_boilerplate searches _BOILERPLATE_LINE only in texts where _BOILERPLATE_HINT finds a
+    word: every run of Chinese in the pattern must hold a hint word, or come after one in its
+    alternative (编辑/完善 after 本词条缺少, 年/月 in dates)."""
+    import re
+
+    from beam_cqia.text import normalize as n
+
+    after_a_hint = {"编辑", "完善", "年", "月"}
+    for run in re.findall(r"[\u4e00-\u9fff]+", n._BOILERPLATE_LINE.pattern):
+        assert run in after_a_hint or n._BOILERPLATE_HINT.search(run), run
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "  a  b\u3000c \n d\t\n\n\n\ne\u2028f\x1c \n",
+        "第一行 \n第二行\n 第三行\n\n\n第四行",
+        " 只有一行 ",
+        "\u00a0\u00a0缩进\u3000",
+        "ｆｕｌｌ　ｗｉｄｔｈ　１２３",
+        "编辑于 2023-01-02\n正文",
+        "正文\n赞同 12\n",
+    ],
+)
+def test_fast_paths_equal_the_full_passes(text):
+    """The pre-checks of clean_controls, fullwidth_to_halfwidth, strip_boilerplate and
+    normalize_whitespace skip work only where the full passes would change nothing."""
+    from beam_cqia.text import normalize as n
+
+    def full_whitespace(t: str) -> str:
+        t = n._SPACE_RUN.sub(" ", n._ODD_SPACE.sub(" ", t))
+        t = "\n".join(line.strip() for line in t.split("\n"))
+        return n._BLANK_LINES.sub("\n\n", t).strip()
+
+    if "\n " not in text and "\n\t" not in text:
+        assert n.normalize_whitespace(text) == full_whitespace(text)
+    assert n.clean_controls(text) == (
+        n._INVISIBLE.sub("", n._LINE_BREAKS.sub("\n", text)),
+        len(n._LINE_BREAKS.findall(text))
+        + len(n._INVISIBLE.findall(n._LINE_BREAKS.sub("\n", text))),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list(" \t\n\u3000\u00a0\u2028\x1c\x85\u200bab中文１"))))
+def test_whitespace_fast_path_property(text):
+    from beam_cqia.text import normalize as n
+
+    if "\n " in text or "\n\t" in text or "```" in text:
+        return
+    t = n._SPACE_RUN.sub(" ", n._ODD_SPACE.sub(" ", text))
+    t = "\n".join(line.strip() for line in t.split("\n"))
+    assert n.normalize_whitespace(text) == n._BLANK_LINES.sub("\n\n", t).strip()
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("臺灣" * 40, "台湾" * 40),
+        ("a" * 70, "a" * 69 + "b"),
+        ("x" * 100, "x" * 120),
+        ("ab" * 40, ""),
+    ],
+)
+def test_count_changed_chars_long_texts(before, after):
+    from beam_cqia.text.normalize import count_changed_chars
+
+    expected = sum(a != b for a, b in zip(before, after, strict=False)) + abs(
+        len(before) - len(after)
+    )
+    assert count_changed_chars(before, after) == expected

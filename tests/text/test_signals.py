@@ -18,6 +18,7 @@ from beam_cqia.text.signals import (
     Lexicon,
     SignalContext,
     ad_hits,
+    answer_of,
     assistant_hits,
     boilerplate_hits,
     char_len,
@@ -26,6 +27,7 @@ from beam_cqia.text.signals import (
     compute,
     compute_text,
     content_of,
+    cut_off,
     dup_line_frac,
     dup_ngram_frac,
     dup_para_frac,
@@ -292,6 +294,41 @@ def test_sentence_end_ratio(text, expected):
 )
 def test_truncated(text, expected):
     assert truncated(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Endings COIG-CQIA uses by style: whole texts, whatever truncated() says of some.
+        ("这是一个回答。", 0.0),
+        ("这个回答没有句号但说完了", 0.0),  # casual (8% of COIG-CQIA's Zhihu answers)
+        ("步骤：\n1、准备材料\n2、开始烹饪；", 0.0),  # a list ending on ；
+        ("可：大约；", 0.0),
+        ("因此答案为ABCD", 0.0),
+        ("正文。\n\n## 25、远离“成功学”。", 0.0),
+        ("正文。\n\n**不妨去查下**", 0.0),
+        ("书名是《红楼梦》", 0.0),
+        ("代码：\n```js\nlet a = 1;\n```", 0.0),
+        ("正文。\n爱了", 0.0),  # two characters: a closing exclamation, not a stray one
+        ("好", 0.0),  # a one-character answer on its own
+        ("", 0.0),
+        ("  \n", 0.0),
+        # Cut off or left open.
+        ("临之，风辄引去，", 1.0),
+        ("他会选择杀掉几个？（", 1.0),
+        ("这样做的优点如下：", 1.0),
+        ("基本压力传感器的调节电路:", 1.0),
+        ("列举如下、", 1.0),
+        ("清单：\n- 苹果，", 1.0),
+        ("## 参考“", 1.0),
+        ("正文。\n\n# ——高鼎《村居", 1.0),
+        ("都能获得成功。\n大", 1.0),
+        ("代码：\n```python\ndef f():\n    return", 1.0),  # inside an open fence
+        ("公式：\n$$\nx = ", 1.0),
+    ],
+)
+def test_cut_off(text, expected):
+    assert cut_off(text) == expected
 
 
 def test_zhihu_inline_display_math_does_not_open_a_block():
@@ -786,6 +823,23 @@ def test_content_of(record, expected):
     assert content_of(record) == expected
 
 
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        # A published exam record read back: its input (the question) ends with a blank to
+        # fill, its output is whole. cut_off judges the output.
+        (raw_doc(answer="故本题选B。", body="填空：________答："), 0.0),
+        (raw_doc(answer="临之，风辄引去，", body="出处是什么？"), 1.0),
+        (raw_doc(answer="", body="文章写到一半，"), 1.0),  # an article: its body
+        (raw_doc(answer="  ", body="完整的文章。"), 0.0),
+        (cqia(output="说完了。", input="题目："), 0.0),
+        (cqia(output="没说完，"), 1.0),
+    ],
+)
+def test_cut_off_is_computed_on_the_answer_alone(record, expected):
+    assert compute(record, ["cut_off", "truncated"])["cut_off"] == expected
+
+
 def test_compute_on_raw_doc():
     doc = raw_doc(answer="先学数学，再学编程。", body="")
     out = compute(doc, ["chars", "cjk_ratio", "punct_ratio", "url_count"])
@@ -879,9 +933,13 @@ def test_default_rules_keep_the_signals_scores_had_before_the_context():
 
 
 def test_compute_text_equals_compute_on_the_content(full_context):
-    doc = raw_doc(answer="谢邀。\n作为一个AI语言模型，我无法回答。\n\n谢邀。", body="正文")
-    rules = [r for r in signals.RULES if r != "chars"]
+    doc = raw_doc(answer="谢邀。\n作为一个AI语言模型，我无法回答。\n\n谢邀。", body="正文，")
+    # Ending rules (cut_off) read the answer alone, the others answer and body.
+    rules = [r for r in signals.RULES if r != "chars" and r not in signals.ENDING_RULES]
     assert compute_text(content_of(doc), rules, full_context) == compute(doc, rules, full_context)
+    ending = sorted(signals.ENDING_RULES)
+    assert compute_text(answer_of(doc), ending) == compute(doc, ending) == {"cut_off": 0.0}
+    assert compute_text(content_of(doc), ending) == {"cut_off": 1.0}
 
 
 def test_compute_shares_one_ngram_pass_between_both_ngram_rules():
@@ -1085,3 +1143,20 @@ def test_signals_on_real_outputs(corpora, full_context):
 )
 def test_pinyin_inserts(text, expected):
     assert signals.pinyin_inserts(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "顶" * 300,
+        "这是一个测试。" * 50,
+        "ab\n" * 200 + "😀" * 120,
+        "中" * 100 + "文" * 101 + " " * 50,
+    ],
+)
+def test_top_char_frac_long_texts_equal_counter(text):
+    from collections import Counter
+
+    visible = "".join(text.split())
+    expected = Counter(visible).most_common(1)[0][1] / len(visible)
+    assert signals.top_char_frac(text) == pytest.approx(expected)

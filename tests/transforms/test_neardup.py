@@ -59,6 +59,29 @@ def test_near_duplicates_cluster_and_one_is_kept():
     assert (c["seen"], c["passed"], c["filtered:near_duplicate"]) == (6, 4, 2)
 
 
+def test_skip_subsets_pass_through_uncompared():
+    docs = {
+        "task1": raw_doc("k1", body=BASE, subset="finance"),
+        "task2": raw_doc("k2", body=NEAR, subset="finance"),  # same template, other input
+        "post1": raw_doc("k3", body=BASE, subset="xhs"),
+        "post2": raw_doc("k4", body=NEAR, subset="xhs"),
+    }
+    names = {d.id: k for k, d in docs.items()}
+    p, kept, side = _run(list(docs.values()), fields=["body"], skip_subsets=["finance"])
+    # Equal lengths: the smaller id of the two posts stays.
+    first, second = sorted(["post1", "post2"], key=lambda k: docs[k].id)
+    assert_that(kept | beam.Map(lambda d: names[d.id]), equal_to(["task1", "task2", first]))
+    assert_that(
+        side.rejected | beam.Map(lambda r: (names[r.id], names[r.kept_id])),
+        equal_to([(second, first)]),
+        label="rejected",
+    )
+    result = p.run()
+    result.wait_until_finish()
+    c = counters(result, "beam_cqia.DedupMinHash")
+    assert (c["seen"], c["passed"], c["filtered:near_duplicate"]) == (4, 3, 1)
+
+
 def test_short_texts_distinct_unless_identical():
     answers = ["猫", "狗", "猫", "谢谢", "谢谢！"]  # shorter than the 5-gram
     docs = [raw_doc(f"s{i}", answer=t) for i, t in enumerate(answers)]
@@ -152,6 +175,7 @@ def test_an_index_built_with_other_parameters_is_refused(tmp_path):
         ({"bands": 20, "rows": 20}, "at most num_perm=128"),
         ({"keep": ["max:"]}, "unknown keep criterion"),
         ({"opencc": "s2t"}, "unsupported opencc"),
+        ({"skip_subsets": "finance"}, "skip_subsets must be a list"),
     ],
 )
 def test_config_errors(kwargs, message):

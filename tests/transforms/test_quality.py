@@ -62,6 +62,29 @@ def test_score_quality_subset_of_rules():
     p.run().wait_until_finish()
 
 
+def test_score_quality_extra_rules_add_to_the_defaults():
+    from beam_cqia.transforms.quality import DEFAULT_RULES
+
+    p = new_pipeline()
+    docs = [raw_doc("s4", answer="临之，风辄引去，"), raw_doc("s5", answer="说完了。")]
+    out = (
+        p
+        | beam.Create(docs).with_output_types(RawDoc)
+        | ScoreQuality(extra_rules=["cut_off", "truncated"], meta_signals=[])
+    )
+    default_signals = {"truncated", "ad_hits", "cjk_ratio", "chars.answer"}
+    assert default_signals <= {s for r in DEFAULT_RULES for s in (r, f"{r}.answer")}
+    assert_that(
+        out | beam.Map(lambda d: (d.id, d.signals["cut_off"], default_signals <= set(d.signals))),
+        equal_to([(docs[0].id, 1.0, True), (docs[1].id, 0.0, True)]),
+    )
+    p.run().wait_until_finish()
+    with pytest.raises(ValueError, match="extra_rules must be a list"):
+        ScoreQuality(extra_rules="cut_off")
+    with pytest.raises(ValueError, match=r"unknown rules \['nope'\]"):
+        ScoreQuality(extra_rules=["nope"])
+
+
 RULES = [
     {"signal": "chars.answer", "min": 10, "sources": ["zhihu"], "name": "answer_too_short"},
     {"signal": "votes", "min": 5, "sources": ["zhihu"], "if_missing": "reject"},
