@@ -355,17 +355,17 @@ def normalize(
         converted = count_changed_chars(text, simplified)
         text = simplified
     emoji_count = 0
-    if emoji == "remove":
-        # Before personal data and URLs: removing an emoji can join the digits of a phone
-        # number or the parts of a URL ("www😀.example.org").
-        text, emoji_count = remove_emoji(text)
     found: dict[str, int] = {}
     url_count = 0
-    # Masking, URL removal and whitespace clean-up can each expose what another looks for
-    # ("138  1234 5678" is a phone number once the spaces collapse): repeat until a round
-    # changes nothing. A round that changes something shortens the text, so this ends.
+    # Emoji removal, masking, URL removal and whitespace clean-up can each expose what another
+    # looks for ("138😀12345678" and "138  1234 5678" are phone numbers once the emoji goes or
+    # the spaces collapse; "❤010-62345678️" is an emoji once the number goes): repeat until a
+    # round changes nothing. A round that changes something shortens the text, so this ends.
     while True:
         before = text
+        if emoji == "remove":
+            text, n = remove_emoji(text)
+            emoji_count += n
         if pii != "keep" and pii_kinds:
             text, new = piimod.scrub(text, pii, pii_kinds)
             for kind, n in new.items():
@@ -374,7 +374,7 @@ def normalize(
             text, n = handle_urls(text, urls)
             url_count += n
         text = normalize_whitespace(text)
-        if text == before or (pii == "keep" and urls == "keep"):
+        if text == before or (pii == "keep" and urls == "keep" and emoji == "keep"):
             break
     if pii == "keep" and pii_kinds:  # counted once, on the final text
         found = piimod.scrub(text, "keep", pii_kinds).found

@@ -81,6 +81,22 @@ def test_normalize_on_arbitrary_text(text):
     _assert_none(fuzzlib.check_normalize(text))
 
 
+def test_normalize_inputs_found_by_fuzzing_stay_idempotent():
+    found = [
+        # Removing the emoji joined "www" and ".example.org" into a URL the next pass removed.
+        "53www👨\u200d👩\u200d👧.example.org23ae94(010)6234\xa05678353c007225d",
+        # Removing the landline number joined ❤ and U+FE0F into an emoji.
+        "https://ba编辑于 2024-k\U000d31ee.❤010-62345678-123\ufe0fcom/i戽tem/高血压",
+    ]
+    for text in found:
+        _assert_none(fuzzlib.check_normalize(text))
+    # And personal data split by what another step removes is still masked.
+    from beam_cqia.text.normalize import normalize
+
+    assert normalize("电话138😀12345678", emoji="remove", pii="mask").text == "电话[手机号]"
+    assert normalize("电话138\xa01234\xa05678", pii="mask").text == "电话[手机号]"
+
+
 def test_a_pre_inside_code_is_one_fenced_block():
     from beam_cqia.text.html import fragment_to_markdown
 
