@@ -32,8 +32,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 RESULTS = Path(__file__).resolve().parent / "results" / "fuzz.md"
 
-# Crashes found by fuzzing and fixed in the product code (kept in the report; the inputs are
-# regression tests in tests/reliability/test_fuzz_ingest.py and test_fuzz_text.py).
+# Crashes found and fixed in the product code: where, what, the fix, how it was found (kept in the
+# report; the inputs are regression tests in tests/reliability/test_fuzz_*.py).
 FIXED = [
     (
         "error records, adapters",
@@ -42,16 +42,19 @@ FIXED = [
         "so the pipeline would have failed",
         "JSON deeper than 128 levels is an error (`NestedTooDeepError`); its error record "
         "keeps the file and item position instead of the value",
+        "exploratory loop (ingest)",
     ),
     (
         "xhs, zhihu adapters",
         "OverflowError/OSError from `datetime.fromtimestamp` on epoch times past year 9999",
         "raised as ValueError (`time ... is out of range`)",
+        "exploratory loop (ingest)",
     ),
     (
         "vote and comment counts (all adapters)",
         "OverflowError from `round(inf)` on an infinite count (Parquet floats)",
         "infinity is not a count: ValueError",
+        "reading the code next to the previous fix; confirmed with a Parquet input",
     ),
     (
         "ReadCrawl byte ranges",
@@ -59,26 +62,29 @@ FIXED = [
         "into byte ranges; ranges after the first were read as UTF-8 bytes, cutting characters "
         "and duplicating or garbling records",
         "files with a declared UTF-16/32 encoding are read whole, like BOM'd ones",
+        "exploratory loop (ranges check)",
     ),
     (
         "NormalizeText",
         "not idempotent, and a phone number could survive masking: removing an emoji or "
         "collapsing spaces joined the parts of a URL or a number (`www😀.example.org`, "
-        "`138  1234 5678`), removing a number joined ❤ and U+FE0F into an emoji (found again "
-        "by the timed run after the first fix)",
+        "`138  1234 5678`); removing a number joined ❤ and U+FE0F into an emoji",
         "emoji, personal data, URLs and whitespace are handled in rounds until one changes nothing",
+        "hypothesis test; the second case by the 12-minute run after the first fix",
     ),
     (
         "HTML main content (web adapter)",
         "resiliparse's main-content mode is quadratic in nesting depth: 20,000 nested `<div>`s "
         "took 35 s, 100,000 about 15 minutes by extrapolation (a hostile page stalls a worker)",
         "pages nested deeper than 256 levels go to the plain-text dump (100,000 levels: 0.4 s)",
+        "exploratory loop (slow-input report)",
     ),
     (
         "HTML answers to Markdown (zhihu, segmentfault)",
         "`<code><pre>...</pre></code>` gave a code span wrapped around a fenced block, with runs "
-        "of blank lines outside any fence (found by the HTML property test in tests/text)",
+        "of blank lines outside any fence",
         "a `<code>` holding a `<pre>` is the block alone",
+        "the HTML property test in tests/text, while checking the fixes",
     ),
 ]
 
@@ -202,13 +208,13 @@ def write_report(runs: list[dict[str, Any]], path: Path) -> None:
         "",
         "## Crashes found and fixed",
         "",
-        "The first four were found by exploratory loops of the same harness (about 46,000 ingest",
-        "inputs) before the timed runs below; each input is a regression test now",
+        "Exploratory loops of the same harness (about 46,000 ingest inputs) ran before the timed",
+        "runs below; each crashing input is a regression test now",
         "(`tests/reliability/test_fuzz_ingest.py`, `test_fuzz_text.py`).",
         "",
-        "| where | crash | fix |",
-        "|-|-|-|",
-        *(f"| {w} | {c} | {f} |" for w, c, f in FIXED),
+        "| where | crash | fix | found by |",
+        "|-|-|-|-|",
+        *(f"| {w} | {c} | {f} | {b} |" for w, c, f, b in FIXED),
         "",
         "## Timed runs",
         "",
