@@ -45,24 +45,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from beam_cqia.records import CQIA_PUBLISHED_FIELDS, NO_COPYRIGHT, NO_METADATA
+
 REPO = Path(__file__).resolve().parents[1]
 CORPORA = REPO.parent / "shared" / "corpora"
 RESULTS_MD = Path(__file__).resolve().parent / "results" / "cqia_eval.md"
 RESULTS_JSON = RESULTS_MD.with_suffix(".json")
 
-PUBLISHED_ORDER = (
-    "instruction",
-    "input",
-    "output",
-    "task_type",
-    "domain",
-    "metadata",
-    "answer_from",
-    "human_verified",
-    "copyright",
-)
-NO_METADATA = "暂无元数据信息"
-NO_COPYRIGHT = "暂无版权及作者信息"
 MIN_OVERLAP = 0.5  # Decontaminate's default
 
 # Benchmark sets: (name, adapter, glob under corpora, read options), as the adapters' REAL_DATA.
@@ -140,7 +129,7 @@ def benchmark_items(corpora: Path) -> dict[str, list[tuple[str, str]]]:
 def type_signature(record: Mapping[str, Any]) -> str:
     """The published schema of one record: ``ok`` or what differs."""
     keys = tuple(record)
-    if keys != PUBLISHED_ORDER:
+    if keys != CQIA_PUBLISHED_FIELDS:
         return f"keys {list(keys)}"
     tt = record["task_type"]
     checks = {

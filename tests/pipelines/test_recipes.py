@@ -18,6 +18,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from beam_cqia import report, spec
+from beam_cqia.records import CQIA_PUBLISHED_FIELDS
 from tests.conftest import REPO
 
 PIPELINES = REPO / "pipelines"
@@ -30,17 +31,6 @@ SHARED = (
     "FilterRecords",
     "RebuildRecords",
     "TagRecords",
-)
-PUBLISHED_ORDER = (
-    "instruction",
-    "input",
-    "output",
-    "task_type",
-    "domain",
-    "metadata",
-    "answer_from",
-    "human_verified",
-    "copyright",
 )
 # The subsets a sample of every folder must give (wikihow has no data in the corpora).
 SUBSETS = {
@@ -244,7 +234,7 @@ def test_cqia_full_builds_every_family_from_a_sample(corpora, tmp_path, capsys):
     reference = json.loads(
         (corpora / "coig-cqia/ruozhiba/ruozhiba_ruozhiba.jsonl").read_bytes().split(b"\n")[0]
     )
-    assert tuple(reference) == PUBLISHED_ORDER
+    assert tuple(reference) == CQIA_PUBLISHED_FIELDS
     exported = [
         json.loads(line)
         for path in (out / "jsonl").glob("*/*.jsonl")
