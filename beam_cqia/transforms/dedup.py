@@ -26,7 +26,10 @@ from beam_cqia.transforms._stage import (
     replace_fields,
 )
 
-_UNKEYED = "unkeyed"
+# Records without content travel through the GroupByKey alone under this prefix and their id
+# (a hex key never starts with it): the stage then has one main output and no Flatten to merge,
+# which on FnApiRunner would encode and decode every record once more.
+_UNKEYED = "unkeyed:"
 
 
 class _KeyFn(beam.DoFn):
@@ -46,7 +49,7 @@ class _KeyFn(beam.DoFn):
             # Nothing to compare: records without content are not duplicates of each other; the
             # quality filter decides about them.
             self._passed.inc()
-            yield beam.pvalue.TaggedOutput(_UNKEYED, record)
+            yield _UNKEYED + (getattr(record, "id", "") or ""), record
         else:
             yield key, record
 
@@ -67,6 +70,9 @@ class _PickFn(beam.DoFn):
 
     def process(self, group: tuple[str, Any]) -> Any:
         key, values = group
+        if key.startswith(_UNKEYED):
+            yield from values  # counted as passed when keyed
+            return
         marks = sorted(v.id for v in values if isinstance(v, _IndexMark))
         members = [v for v in values if not isinstance(v, _IndexMark)]
         if not members:
@@ -180,10 +186,8 @@ class DedupExact(beam.PTransform):
         check_fields_exist(records, self._fields)
         keyed = records | "Key" >> beam.ParDo(
             _KeyFn(kind, shared.Shared(), self._opencc, self._fields)
-        ).with_outputs(_UNKEYED, main="keyed").with_exception_handling(
-            main_tag="keyed", dead_letter_tag=ERRORS
-        )
-        grouped_input = keyed["keyed"]
+        ).with_exception_handling(dead_letter_tag=ERRORS)
+        grouped_input = keyed[GOOD]
         if self._against:
             marks = [
                 dedup_index.read_rows(records.pipeline, path, f"Against{i}")
@@ -203,7 +207,7 @@ class DedupExact(beam.PTransform):
             dedup_index.write_index(
                 picked["index"], self._index_out, "exact", self._params, "Index"
             )
-        good = (picked[GOOD], keyed[_UNKEYED]) | "Merge" >> beam.Flatten()
+        good = picked[GOOD]
         good.element_type = element_type
         dead = (keyed[ERRORS], picked[ERRORS]) | "MergeErrors" >> beam.Flatten()
         return finish_stage(self, records, good, picked[REJECTED], dead, self._error_handling)

@@ -46,11 +46,17 @@ from beam_cqia.transforms._stage import (
 )
 from beam_cqia.transforms.components import ConnectedComponents
 
-_EMPTY = "empty"
+# Keys of records that go through the label join and the cluster GroupByKey untouched (ids and
+# component labels are hex and never start with these): records not compared (no content, or a
+# skipped subset), and records in no component. Routing them through the shuffles that records
+# take anyway leaves the stage one main output, instead of a Flatten that FnApiRunner pays for
+# with one more encoding and decoding of every record.
+_EMPTY = "empty:"
+_SINGLE = "single:"
 
 
 class _NormalizeFn(beam.DoFn):
-    """(id, shingle text, record); records without content go straight to the output."""
+    """(id, shingle text, record); records without content get key ``empty:<id>`` and no text."""
 
     def __init__(
         self,
@@ -72,14 +78,14 @@ class _NormalizeFn(beam.DoFn):
         self._seen.inc()
         if self._skip and getattr(record, "subset", None) in self._skip:
             self._passed.inc()  # not compared, by configuration
-            yield beam.pvalue.TaggedOutput(_EMPTY, record)
+            yield _EMPTY + record.id, "", record
             return
         fields = self._fields or text_fields_of(record)
         parts = [getattr(record, f) or "" for f in fields]
         text = minhash.shingle_text("\n".join(parts), self._t2s)
         if not text:
             self._passed.inc()  # nothing to compare: not a duplicate of anything
-            yield beam.pvalue.TaggedOutput(_EMPTY, record)
+            yield _EMPTY + record.id, "", record
         else:
             yield record.id, text, record
 
@@ -233,6 +239,12 @@ class _PickFn(beam.DoFn):
 
     def process(self, component: tuple[str, Iterable[bytes]]) -> Any:
         label, records = component
+        if label.startswith((_SINGLE, _EMPTY)):
+            for record in records:
+                if label.startswith(_SINGLE):
+                    self._passed.inc()  # empty ones were counted when normalized
+                yield pickle.loads(record)
+            return
         members = [pickle.loads(record) for record in records]
         try:
             outputs = list(self._pick(label, members))
@@ -285,8 +297,8 @@ class _IndexMatch(NamedTuple):
 
 
 class _RouteFn(beam.DoFn):
-    """Records matched to an index are rejected; records in a component go to it; the others
-    are not duplicates of anything.
+    """Records matched to an index are rejected; the others go on to ``Clusters`` under their
+    component label, or alone under ``single:<id>`` (or ``empty:<id>``, not compared).
 
     Input: an id and everything grouped under it, told apart by type (one shuffle for all,
     without CoGroupByKey's tagging and regrouping of every record): ``str``, the component label;
@@ -297,11 +309,10 @@ class _RouteFn(beam.DoFn):
 
     def __init__(self, stage: str, kind: str):
         self._stage = stage
-        self._passed = Metrics.counter(namespace(kind), "passed")
         self._of_index = Metrics.counter(namespace(kind), "filtered:near_duplicate_of_index")
 
     def process(self, joined: tuple[str, Iterable[Any]]) -> Any:
-        _, values = joined
+        key, values = joined
         records, label, indexed = [], None, None
         for value in values:
             kind = type(value)
@@ -314,23 +325,22 @@ class _RouteFn(beam.DoFn):
             else:
                 raise TypeError(f"unexpected value in the label join: {value!r}")
         for pickled in records:
-            if label is not None and not indexed:
-                yield beam.pvalue.TaggedOutput("clustered", (label, pickled))
-                continue
-            record = pickle.loads(pickled)
             if indexed:
                 similarity, old_id = indexed
                 self._of_index.inc()
                 yield rejected(
-                    record,
+                    pickle.loads(pickled),
                     self._stage,
                     "near_duplicate_of_index",
                     f"similar ({similarity:.2f}) to {old_id} in an index",
                     kept_id=old_id,
                 )
+            elif label is not None:
+                yield label, pickled
+            elif key.startswith(_EMPTY):
+                yield key, pickled
             else:
-                self._passed.inc()
-                yield record
+                yield _SINGLE + key, pickled
 
 
 class DedupMinHash(beam.PTransform):
@@ -456,11 +466,11 @@ class DedupMinHash(beam.PTransform):
         element_type = records.element_type
         normalized = records | "Normalize" >> beam.ParDo(
             _NormalizeFn(kind, shared.Shared(), self._opencc, self._fields, self._skip_subsets)
-        ).with_outputs(_EMPTY, main="texts").with_exception_handling(
-            main_tag="texts", dead_letter_tag=ERRORS
+        ).with_exception_handling(dead_letter_tag=ERRORS)
+        texts = normalized[GOOD] | "IdText" >> beam.FlatMap(
+            lambda t: [(t[0], t[1])] if t[1] else []
         )
-        texts = normalized["texts"] | "IdText" >> beam.Map(lambda t: (t[0], t[1]))
-        by_id = normalized["texts"] | "IdRecord" >> beam.Map(
+        by_id = normalized[GOOD] | "IdRecord" >> beam.Map(
             lambda t: (t[0], pickle.dumps(t[2], pickle.HIGHEST_PROTOCOL))
         )
         keep_sigs = bool(self._index_out or self._against)
@@ -501,25 +511,20 @@ class DedupMinHash(beam.PTransform):
             | "FlattenLabels" >> beam.Flatten()
             | "JoinLabels" >> beam.GroupByKey()
             | "Route"
-            >> beam.ParDo(_RouteFn(self.label, kind)).with_outputs(
-                "clustered", REJECTED, main="single"
-            )
+            >> beam.ParDo(_RouteFn(self.label, kind)).with_outputs(REJECTED, main="routed")
         )
         picked = (
-            routed["clustered"]
+            routed["routed"]
             | "Clusters" >> beam.GroupByKey()
             | "Pick"
             >> beam.ParDo(_PickFn(self.label, kind, self._keep, self._fields)).with_outputs(
                 REJECTED, ERRORS, main=GOOD
             )
         )
-        if self._index_out:
-            kept = (picked[GOOD], routed["single"]) | "MergeKept" >> beam.Flatten()
-            kept.element_type = element_type
-            dedup_index.write_minhash_index(kept, signed["sigs"], self._index_out, self._params)
-        # One Flatten for all kept records (a Flatten is a materialization on FnApiRunner).
-        good = (picked[GOOD], routed["single"], normalized[_EMPTY]) | "MergeGood" >> beam.Flatten()
+        good = picked[GOOD]
         good.element_type = element_type
+        if self._index_out:
+            dedup_index.write_minhash_index(good, signed["sigs"], self._index_out, self._params)
         rejects = (picked[REJECTED], routed[REJECTED]) | "MergeRejected" >> beam.Flatten()
         dead = (normalized[ERRORS], picked[ERRORS]) | "MergeErrors" >> beam.Flatten()
         return finish_stage(self, records, good, rejects, dead, self._error_handling)

@@ -21,8 +21,8 @@ from beam_cqia.text.ids import stable_bucket
 from beam_cqia.transforms._files import remove_hidden_temporaries, remove_tree
 from beam_cqia.transforms._report_stats import ReportStats
 from beam_cqia.transforms._stage import (
-    TallyCountFn,
     claim_unwritten,
+    count_partial,
     ledger_inputs,
     merge_inputs,
     namespace,
@@ -583,12 +583,11 @@ class WriteCqiaParquet(beam.PTransform):
                     )
                 )
             )
-        stage_counts = [s.counts for s in stages]
-        stage_counts.append(
-            records
-            | "CountIn" >> beam.CombineGlobally(TallyCountFn(sink, "in"))
-            | "TagIn" >> beam.Map(lambda n: (sink, "in", "", n))
-        )
+        # Partial counts of every stage, summed once by the manifest (see ``_PartialCountFn``).
+        stage_counts = [part for s in stages for part in s.count_parts]
+        stage_counts.append(count_partial(records, "CountIn", sink, "in"))
+        zeros = [(s.name, f, "", 0) for s in stages for f in s.unkeyed] + [(sink, "in", "", 0)]
+        stage_counts.append(pipeline | "ZeroCounts" >> beam.Create(zeros))
         stats = records | "CardStats" >> _CardStats(record_type)
         report = (records, kinds["rejected"][0], kinds["errors"][0]) | "ReportStats" >> ReportStats(
             record_type

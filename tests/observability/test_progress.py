@@ -3,6 +3,7 @@ workers, the final counts equal the manifest, log lines are rate-limited, the li
 in place, and the estimate of what is done follows the stages."""
 
 import io
+import json
 import os
 import re
 import time
@@ -13,7 +14,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from beam_cqia import progress, report
 from beam_cqia.progress import StageCounts, StageInfo
-from beam_cqia.transforms._stage import TallyCountFn
+from beam_cqia.transforms._stage import count_partial, total_counts
 from tests.conftest import new_pipeline
 from tests.observability.conftest import DATA, DEMO, run_cli
 
@@ -78,21 +79,37 @@ def test_multi_processing_workers_report_through_the_launcher(tmp_path):
     assert _final_counts(run.stderr) == _expected(manifest)
 
 
-def test_tally_count_fn_counts_like_count_globally():
+def test_partial_counts_sum_like_count_globally_and_keep_a_tally(monkeypatch, tmp_path):
+    monkeypatch.setenv(progress.ENV, str(tmp_path))
     p = new_pipeline()
-    counts = (
-        p
-        | "Some" >> beam.Create(list(range(7)))
-        | "CountSome" >> beam.CombineGlobally(TallyCountFn("S", "in"))
+    some = p | "Some" >> beam.Create(list(range(7)), reshuffle=False)
+    none = p | "None" >> beam.Create([]).with_output_types(int)
+    parts = [
+        count_partial(some, "Some", "S", "in"),
+        count_partial(none, "None", "S", "out"),
+        count_partial(some, "Parity", "S", "rejected", key=lambda n: "odd" if n % 2 else "even"),
+    ]
+    totals = total_counts(parts, [("S", "in"), ("S", "out")], "Totals")
+    assert_that(
+        totals,
+        equal_to(
+            [
+                ("S", "in", "", 7),
+                ("S", "out", "", 0),
+                ("S", "rejected", "even", 4),
+                ("S", "rejected", "odd", 3),
+            ]
+        ),
     )
-    empty = (
-        p
-        | "None" >> beam.Create([]).with_output_types(int)
-        | "CountNone" >> beam.CombineGlobally(TallyCountFn("S", "out"))
-    )
-    assert_that(counts, equal_to([7]), label="seven")
-    assert_that(empty, equal_to([0]), label="zero")
     p.run().wait_until_finish()
+    progress.flush()
+    progress._retire(str(tmp_path))  # stop this test's reporter thread
+    tallies = {}
+    for f in tmp_path.glob("*.json"):
+        for row in json.loads(f.read_text())["counts"]:
+            tallies[tuple(row[:3])] = tallies.get(tuple(row[:3]), 0) + row[3]
+    assert tallies.get(("S", "in", "")) == 7
+    assert tallies.get(("S", "rejected", "odd")) == 3
 
 
 class _Tty(io.StringIO):
