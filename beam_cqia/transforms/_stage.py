@@ -336,7 +336,9 @@ def total_counts(
     """Sums partial counts into one ``(stage, field, key, n)`` per key, with a 0 for each
     ``(stage, field)`` of ``zeros`` that counted nothing (as ``Count.Globally`` gives)."""
     pipeline = parts[0].pipeline
-    zeros = pipeline | f"{label}Zeros" >> beam.Create([(s, f, "", 0) for s, f in zeros])
+    zeros = pipeline | f"{label}Zeros" >> beam.Create(
+        [(s, f, "", 0) for s, f in zeros], reshuffle=False
+    )
     return (
         [*parts, zeros]
         | f"{label}Flatten" >> beam.Flatten()

@@ -587,7 +587,7 @@ class WriteCqiaParquet(beam.PTransform):
         stage_counts = [part for s in stages for part in s.count_parts]
         stage_counts.append(count_partial(records, "CountIn", sink, "in"))
         zeros = [(s.name, f, "", 0) for s in stages for f in s.unkeyed] + [(sink, "in", "", 0)]
-        stage_counts.append(pipeline | "ZeroCounts" >> beam.Create(zeros))
+        stage_counts.append(pipeline | "ZeroCounts" >> beam.Create(zeros, reshuffle=False))
         stats = records | "CardStats" >> _CardStats(record_type)
         report = (records, kinds["rejected"][0], kinds["errors"][0]) | "ReportStats" >> ReportStats(
             record_type
