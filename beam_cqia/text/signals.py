@@ -57,8 +57,10 @@ covering most characters counts. Texts shorter than n have no n-grams: 0.
 """
 
 import dataclasses
+import itertools
 import os
-from collections import Counter
+import re
+import string
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -180,7 +182,7 @@ _ASSISTANT = regex.compile(
 
 # --- line structure (sentence ends, truncation) --------------------------------------------------
 
-_FENCE = regex.compile(r"^(?:```|~~~)")
+_FENCES = ("```", "~~~")
 _HEADING = regex.compile(r"^#{1,6}\s")
 _HASHTAGS = regex.compile(r"^(?:#[^#\s]+(?:\[话题\])?#?\s*)+$")
 _LIST_ITEM = regex.compile(
@@ -206,6 +208,11 @@ _EMOJI_TAIL = regex.compile(
     r"[\ufe0f\u20e3\u200d\p{Emoji_Modifier}]*$"
 )
 _KEYCAP_TAIL = regex.compile(r"[0-9#*]\ufe0f?\u20e3$")
+# The characters _EMOJI_TAIL and _KEYCAP_TAIL can end on, and those _ANSWER_KEY can end on.
+_EMOJI_TAIL_LAST = regex.compile(
+    r"[\p{Extended_Pictographic}\U0001F1E6-\U0001F1FF\ufe0f\u20e3\u200d\p{Emoji_Modifier}]+"
+)
+_ANSWER_KEY_LAST = frozenset("ABCDEFGH)）")
 _SENTENCE_END = frozenset("。｡！？!?…⋯．.～~‼⁇⁈⁉")
 # Closing quotes and brackets, which also end emoticon codes ([偷笑R]) and citations ([2]).
 _CLOSERS = frozenset('”’」』"）)】]》}〕〉')
@@ -227,11 +234,14 @@ def _line_end(line: str) -> int:
         return _TERMINAL
     if last in _CLAUSE_END:
         return _CLAUSE
+    # Each pattern is tried only when the last character (or a literal) allows it.
     if (
-        _EMOJI_TAIL.search(tail)
-        or _KEYCAP_TAIL.search(tail)
-        or _ANSWER_KEY.search(tail)
-        or _TRAILING_URL.search(tail)
+        (
+            _char_bits(last) & _EMOJI_TAIL_BIT
+            and (_EMOJI_TAIL.search(tail) or _KEYCAP_TAIL.search(tail))
+        )
+        or (last in _ANSWER_KEY_LAST and _ANSWER_KEY.search(tail))
+        or (("." in tail or "://" in tail) and _TRAILING_URL.search(tail))
     ):
         return _TERMINAL
     return _OPEN
@@ -258,8 +268,9 @@ def _walk_lines(text: str) -> list[tuple[int, str]]:
         line = raw.strip()
         if not line:
             continue
-        if in_code or _FENCE.match(line):
-            if _FENCE.match(line):
+        fence = line.startswith(_FENCES)
+        if in_code or fence:
+            if fence:
                 in_code = not in_code
             out.append((_BLOCK, line))
             continue
@@ -318,15 +329,304 @@ def _classify(line: str) -> tuple[int, str]:
     return _PROSE, line
 
 
+# --- per-character classes and the work rules share ---------------------------------------------
+# The character-class signals look every character up in one table over all code points instead
+# of running a regex per class; the table is built from the regexes themselves (``_TABLE_BITS``),
+# so a character is counted exactly when the regex would match it. Phrase counts first look for
+# literals every match must contain (``_PHRASE_ANCHORS``) and run their regex only where one is
+# present. tests/text/test_signals_fastpaths.py checks both against the regexes.
+
+_SPACE_BIT, _HAN_BIT, _PUNCT_BIT, _SPECIAL_BIT, _EMOJI_BIT, _TRAD_BIT = 1, 2, 4, 8, 16, 32
+_EMOJI_TAIL_BIT = 64  # only looked up for single characters, never counted
+_COUNTED_BITS = (_SPACE_BIT, _HAN_BIT, _PUNCT_BIT, _SPECIAL_BIT, _EMOJI_BIT, _TRAD_BIT)
+# Each pattern matches runs of one class (or single characters of it).
+_TABLE_BITS = (
+    (_SPACE_BIT, _SPACE_RUN),
+    (_HAN_BIT, _HAN_RUN),
+    (_PUNCT_BIT, _PUNCT),
+    (_SPECIAL_BIT, _SPECIAL),
+    (_EMOJI_BIT, _EMOJI),
+    (_EMOJI_TAIL_BIT, _EMOJI_TAIL_LAST),
+)
+_CODE_POINTS = 0x110000
+# Table value -> how many of each counted bit it has (bincount of the values @ this: the counts).
+_BIT_COUNTS = np.array([[(v & b) != 0 for b in _COUNTED_BITS] for v in range(256)], np.int64)
+_char_tables: dict[frozenset[str] | None, np.ndarray] = {}
+_char_bytes: list[bytes] = []
+
+
+def _build_char_table() -> np.ndarray:
+    every = np.arange(_CODE_POINTS, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+    table = np.zeros(_CODE_POINTS, np.uint8)
+    for bit, pattern in _TABLE_BITS:
+        for match in pattern.finditer(every):
+            table[match.start() : match.end()] |= bit
+    return table
+
+
+def _char_table(trad_chars: frozenset[str] | None = None) -> np.ndarray:
+    """The class bits of every code point, with ``_TRAD_BIT`` on the members of ``trad_chars``.
+
+    Built on first use (~0.1 s for the base table) and kept: one per set of Traditional
+    characters, a few sets at most.
+    """
+    if trad_chars is not None and not isinstance(trad_chars, frozenset):
+        trad_chars = frozenset(trad_chars)  # any set works, as it did before the table
+    table = _char_tables.get(trad_chars)
+    if table is not None:
+        return table
+    base = _char_tables.get(None)
+    if base is None:
+        base = _char_tables.setdefault(None, _build_char_table())
+    if trad_chars is None:
+        return base
+    table = base.copy()
+    # Only single characters can equal a character of a text.
+    codes = [ord(c) for c in trad_chars if isinstance(c, str) and len(c) == 1]
+    table[np.array(codes, np.int64)] |= _TRAD_BIT
+    if len(_char_tables) > 8:
+        _char_tables.pop(next(k for k in list(_char_tables) if k is not None), None)
+    _char_tables[trad_chars] = table
+    return table
+
+
+def _char_bits(char: str) -> int:
+    """The class bits of one character (see ``_TABLE_BITS``)."""
+    if not _char_bytes:
+        _char_bytes.append(_char_table().tobytes())
+    return _char_bytes[0][ord(char)]
+
+
+def _case_variants(words: str, sep: str | None = " ") -> list[str]:
+    """Every spelling of the ASCII words that ``regex.IGNORECASE`` matches: both cases, and for
+    i also İ and ı (``i`` matches İ, ``I`` matches ı), for s ſ, for k the Kelvin sign. ``words``
+    are separated by ``sep``; None: one word."""
+    extra = {"i": "İı", "s": "ſ", "k": "\u212a"}
+    out = []
+    for word in words.split(sep) if sep else [words]:
+        options = [
+            c.lower() + c.upper() + extra.get(c.lower(), "") if c.isascii() and c.isalpha() else c
+            for c in word
+        ]
+        out += ["".join(p) for p in itertools.product(*options)]
+    return out
+
+
+# A check of where an anchor was found: (text, start, end) -> whether a match can use it.
+_Check = Callable[[str, int, int], bool]
+_Anchor = tuple[str, _Check | None]
+
+
+def _anchors(words: str, check: _Check | None = None) -> tuple[_Anchor, ...]:
+    return tuple((w, check) for w in words.split())
+
+
+def _joined(firsts: Iterable[str], seconds: str) -> str:
+    """Every first + second (seconds: a space-separated list), space-separated."""
+    return " ".join(a + b for a in firsts for b in seconds.split())
+
+
+def _line_start(chars: str) -> _Check:
+    """The anchor has only ``chars`` before it on its line (``^`` in MULTILINE: after \\n)."""
+
+    def check(text: str, start: int, _end: int) -> bool:
+        return not text[text.rfind("\n", 0, start) + 1 : start].strip(chars)
+
+    return check
+
+
+_IP = frozenset(_case_variants("ip"))
+
+
+def _after_ip(text: str, start: int, _end: int) -> bool:
+    """``(?i:ip)\\s*`` stands before the anchor."""
+    while start and _char_bits(text[start - 1]) & _SPACE_BIT:
+        start -= 1
+    return text[start - 2 : start] in _IP
+
+
+_QUOTE_OPENS = frozenset('「“"【')  # after 关注公众号
+
+# A bracket, a syllable (1 to 6 lower-case letters) and a closing bracket.
+_BRACKETED_LETTERS = re.compile(r"[(（][a-z]{1,6}[)）]")
+
+
+def _pinyin_shape(text: str, start: int, _end: int) -> bool:
+    """A Han character, then ``_BRACKETED_LETTERS`` from the anchor on."""
+    return bool(
+        start and _char_bits(text[start - 1]) & _HAN_BIT and _BRACKETED_LETTERS.match(text, start)
+    )
+
+
+# Literals a match of each phrase regex must contain, and optionally a check of the text around
+# one. Derived alternative by alternative from _BOILERPLATE, _AD, _ASSISTANT, _URL and
+# _PINYIN_INSERT (the comments name the alternatives not spelled out); change them together.
+_UI_LINE = _line_start(" \t")
+_PHRASE_ANCHORS: Mapping[str, tuple[_Anchor, ...]] = MappingProxyType(
+    {
+        "boilerplate_hits": (
+            *_anchors("谢邀 著作权归 首发于 原文链接 原文地址 阅读原文 不迷路 一键三连 赞同了该"),
+            *_anchors("展开阅读全文 展开全文 显示全部 查看全部 收起全文 条评论 添加评论 原创文章"),
+            *_anchors("侵删 如有侵权 本词条 全文完 摘编 转载请"),
+            *_anchors(_joined("止绝勿禁得式的", "转载")),  # (禁止|...|请勿)转载, 未经...转载
+            *_anchors(_joined("的本", "公众号 微信公众号")),  # 关注(我的|我们的|本)(微信)?公众号
+            *_anchors("关注公众号", lambda text, _start, end: text[end : end + 1] in _QUOTE_OPENS),
+            *_anchors(_joined(("版权声明", "责任编辑"), ": ：")),
+            *_anchors("属地", _after_ip),
+            *_anchors("谢谢 感谢", _line_start(" \t>")),
+            *_anchors(_joined(("编辑", "发布", "发表", "修改", "更新"), "于 时间")),
+            *_anchors(_joined(["本文"], "首发 最早 原载 首载 转载 转自 摘自 来源于 来自")),
+            # (点击|欢迎|求|记得|麻烦|顺手|顺便|别忘了?)(一下)?(关注|点赞|三连|转发)
+            *_anchors(_joined("击迎求得烦手便忘了下", "关注 点赞 三连 转发")),
+            # A UI row starts with a label (添加评论 and \d+条评论 are above).
+            *_anchors("赞同 反对 收藏 喜欢 分享 举报 评论 转发 点赞 回复", _UI_LINE),
+            *_anchors(_joined(("来源", "链接"), ": ："), _UI_LINE),
+            # (图片|配图|图)(来自|来源于?|源自|源于?)(网络|互联网)
+            *_anchors(_joined(("来自", "源自", "源于", "源"), "网络 互联网")),
+            *_anchors(" ".join(_case_variants("end")), _line_start(" \t—-=*~·")),
+        ),
+        "ad_hits": (
+            *_anchors(" ".join(_case_variants("vx wx qq q群 v信"))),
+            *_anchors("微信 威信 薇信 扣扣 私信 领取 优惠券 惠码 扣码 扫码 二维码 小程序码"),
+            *_anchors("名额有限 限时 点击 淘口令 加客服 加小助 加助教"),
+            *_anchors(_joined("流丝习", "群")),  # (交流|粉丝|学习)群; 扣扣群 has 扣扣
+            *_anchors(_joined("宝猫多", "店铺 搜索")),
+            *_anchors(_joined("招募", "代理 加盟")),
+            *_anchors(_joined("询购盟约", "热线 电话")),
+        ),
+        "assistant_hits": (
+            # _SELF after 作为, 是, 一[个名款位], 由...的; AI and 人工智能 also after 虚拟 and
+            # 智能, 语言模型 after 大 and 大型.
+            *_anchors(_joined("为个名款位是的拟能", " ".join(_case_variants("ai")) + " 人工智能")),
+            *_anchors(_joined("为个名款位是的型大", "语言模型")),
+            *_anchors(_joined("拟能天", "助 机器人")),  # (虚拟|智能|聊天)(助手|助理|机器人)
+            *((v, None) for v in _case_variants("as an ai", sep=None)),
+            *_anchors("抱歉 我无法 我不能 截至我 截止我 截至到我 截止到我 我的知识 我的训练"),
+            *_anchors("我没有 我不具备 " + " ".join(_case_variants("openai gpt"))),
+        ),
+        "url": _anchors(":// " + " ".join(_case_variants("www."))),
+        # A bracket and the first letter of a syllable (every lower-case letter can start one).
+        "pinyin_inserts": _anchors(_joined("(（", " ".join(string.ascii_lowercase)), _pinyin_shape),
+    }
+)
+
+
+class _Anchors:
+    """Finds which phrase rules a text may match, in one Aho-Corasick pass over their anchors."""
+
+    __slots__ = ("_automaton", "_entries", "_rules")
+
+    def __init__(self, anchors: Mapping[str, Iterable[_Anchor]]):
+        entries: dict[str, list[tuple[str, _Check | None]]] = {}
+        for rule, pairs in anchors.items():
+            for literal, check in pairs:
+                entries.setdefault(literal, []).append((rule, check))
+        self._entries = tuple(tuple(e) for e in entries.values())
+        self._rules = frozenset(anchors)
+        self._automaton = ahocorasick_rs.AhoCorasick(
+            list(entries), implementation=ahocorasick_rs.Implementation.DFA
+        )
+
+    def rules_in(self, text: str) -> frozenset[str] | set[str]:
+        """The rules whose regex may match: those with an anchor (that passes its check)."""
+        try:
+            found = self._automaton.find_matches_as_indexes(text, overlapping=True)
+        except UnicodeEncodeError:  # lone surrogates: no pre-check, every regex runs
+            return self._rules
+        rules: set[str] = set()
+        for index, start, end in found:
+            for rule, check in self._entries[index]:
+                if rule not in rules and (check is None or check(text, start, end)):
+                    rules.add(rule)
+        return rules
+
+
+_ANCHORS = _Anchors(_PHRASE_ANCHORS)
+
+
+class _Facts:
+    """One text and what several rules derive from it, each computed on first use."""
+
+    __slots__ = (
+        "_classified",
+        "_cls",
+        "_counts",
+        "_cps",
+        "_phrases",
+        "_trad",
+        "_urls",
+        "_walk",
+        "text",
+    )
+
+    def __init__(self, text: str, trad_chars: frozenset[str] | None = None):
+        self.text = text
+        self._trad = trad_chars
+        self._counts: list[int] | None = None
+        self._phrases: frozenset[str] | set[str] | None = None
+        self._urls: int | None = None
+        self._walk: list[tuple[int, str]] | None = None
+        self._classified: list[tuple[int, str]] | None = None
+
+    def counts(self) -> list[int]:
+        """Characters per counted class: whitespace, Han, punctuation, special, emoji, trad."""
+        if self._counts is None:
+            self._cps = np.frombuffer(self.text.encode("utf-32-le", "surrogatepass"), np.uint32)
+            self._cls = _char_table(self._trad)[self._cps]
+            self._counts = (np.bincount(self._cls, minlength=256) @ _BIT_COUNTS).tolist()
+        return self._counts
+
+    def visible(self) -> int:
+        """Non-whitespace characters."""
+        return len(self.text) - self.counts()[0]
+
+    def top_char_count(self) -> int:
+        """Occurrences of the most frequent non-whitespace character; 0 without one."""
+        spaces = self.counts()[0]
+        cps = self._cps if not spaces else self._cps[(self._cls & _SPACE_BIT) == 0]
+        if not cps.size:
+            return 0
+        cps = np.sort(cps)
+        # Run boundaries of the sorted code points, the ends included.
+        edges = np.empty(cps.size + 1, bool)
+        edges[0] = edges[-1] = True
+        np.not_equal(cps[1:], cps[:-1], out=edges[1:-1])
+        return int(np.diff(np.flatnonzero(edges)).max())
+
+    def may_match(self, rule: str) -> bool:
+        """False when the phrase regex of ``rule`` (a key of _PHRASE_ANCHORS) cannot match."""
+        if self._phrases is None:
+            self._phrases = _ANCHORS.rules_in(self.text)
+        return rule in self._phrases
+
+    def url_count(self) -> int:
+        if self._urls is None:
+            self._urls = len(_URL.findall(self.text)) if self.may_match("url") else 0
+        return self._urls
+
+    def walk(self) -> list[tuple[int, str]]:
+        """:func:`_walk_lines` of the text."""
+        if self._walk is None:
+            self._walk = _walk_lines(self.text)
+        return self._walk
+
+    def last_line(self) -> tuple[int, str]:
+        """The last entry of :meth:`classified` (of a text with at least one line)."""
+        if self._classified is not None:
+            return self._classified[-1]
+        kind, line = self.walk()[-1]
+        return _classify(line) if kind == _TEXT else (kind, line)
+
+    def classified(self) -> list[tuple[int, str]]:
+        """:func:`_walk_lines` with every _TEXT line replaced by :func:`_classify` of it."""
+        if self._classified is None:
+            self._classified = [
+                _classify(line) if kind == _TEXT else (kind, line) for kind, line in self.walk()
+            ]
+        return self._classified
+
+
 # --- basic character signals ----------------------------------------------------------------------
-
-
-def _visible_len(text: str) -> int:
-    return len(text) - sum(map(len, _SPACE_RUN.findall(text)))
-
-
-def _han_len(text: str) -> int:
-    return sum(map(len, _HAN_RUN.findall(text)))
 
 
 def char_len(text: str) -> float:
@@ -334,10 +634,24 @@ def char_len(text: str) -> float:
     return float(len(text))
 
 
+def _visible_share(facts: _Facts, index: int) -> float:
+    visible = facts.visible()
+    return facts.counts()[index] / visible if visible else 0.0
+
+
+def _cjk_ratio(facts: _Facts) -> float:
+    return _visible_share(facts, 1)
+
+
 def cjk_ratio(text: str) -> float:
     """Fraction of non-whitespace characters that are Han ideographs; 0 for empty text."""
-    visible = _visible_len(text)
-    return _han_len(text) / visible if visible else 0.0
+    return _cjk_ratio(_Facts(text))
+
+
+def _trad_ratio(facts: _Facts) -> float:
+    counts = facts.counts()
+    han = counts[1]
+    return min(1.0, counts[5] / han) if han else 0.0
 
 
 def trad_ratio(text: str, trad_chars: frozenset[str]) -> float:
@@ -345,21 +659,23 @@ def trad_ratio(text: str, trad_chars: frozenset[str]) -> float:
 
     Args:
         text: the text.
-        trad_chars: the Traditional-only Han characters (see :func:`traditional_chars`).
+        trad_chars: the Traditional-only Han characters (see :func:`traditional_chars`); every
+            character of the text that is in the set counts.
     """
-    han = _han_len(text)
-    if not han:
-        return 0.0
-    # Counting the few distinct characters a text shares with the set beats a per-character loop
-    # (Simplified text usually shares none).
-    trad = sum(text.count(c) for c in trad_chars.intersection(text))
-    return min(1.0, trad / han)
+    return _trad_ratio(_Facts(text, trad_chars))
+
+
+def _punct_ratio(facts: _Facts) -> float:
+    return _visible_share(facts, 2)
 
 
 def punct_ratio(text: str) -> float:
     """Fraction of non-whitespace characters that are punctuation; 0 for empty text."""
-    visible = _visible_len(text)
-    return len(_PUNCT.findall(text)) / visible if visible else 0.0
+    return _punct_ratio(_Facts(text))
+
+
+def _special_char_ratio(facts: _Facts) -> float:
+    return _visible_share(facts, 3)
 
 
 def special_char_ratio(text: str) -> float:
@@ -370,26 +686,35 @@ def special_char_ratio(text: str) -> float:
     (counted by :func:`emoji_ratio`) or the pieces emoji are built from. Letters, digits and
     punctuation are not special. 0 for empty text.
     """
-    visible = _visible_len(text)
-    if not visible:
-        return 0.0
-    return sum(len(run) for run in _SPECIAL.findall(text)) / visible
+    return _special_char_ratio(_Facts(text))
+
+
+def _emoji_ratio(facts: _Facts) -> float:
+    return _visible_share(facts, 4)
 
 
 def emoji_ratio(text: str) -> float:
     """Fraction of non-whitespace characters that are emoji pictographs; 0 for empty text."""
-    visible = _visible_len(text)
-    return len(_EMOJI.findall(text)) / visible if visible else 0.0
+    return _emoji_ratio(_Facts(text))
+
+
+def _url_count(facts: _Facts) -> float:
+    return float(facts.url_count())
 
 
 def url_count(text: str) -> float:
     """Number of URLs in the text."""
-    return float(len(_URL.findall(text)))
+    return _url_count(_Facts(text))
+
+
+def _url_density(facts: _Facts) -> float:
+    text = facts.text
+    return 1000.0 * facts.url_count() / len(text) if text else 0.0
 
 
 def url_density(text: str) -> float:
     """URLs per 1,000 characters of the text; 0 for empty text."""
-    return 1000.0 * len(_URL.findall(text)) / len(text) if text else 0.0
+    return _url_density(_Facts(text))
 
 
 # --- lines and paragraphs -------------------------------------------------------------------------
@@ -410,13 +735,15 @@ def sentence_end_ratio(text: str) -> float:
     after 答案/选 ("故选：B") or in a URL counts too. Lines ending in ，、 or a plain character
     do not: they are fragments (navigation, titles, keyword lists) or hard-wrapped text.
     """
+    return _sentence_end_ratio(_Facts(text))
+
+
+def _sentence_end_ratio(facts: _Facts) -> float:
     total = ended = 0
-    for kind, raw in _walk_lines(text):
-        if kind == _TEXT:
-            kind, line = _classify(raw)
-            if kind == _PROSE:
-                total += 1
-                ended += _line_end(line) != _OPEN
+    for kind, line in facts.classified():
+        if kind == _PROSE:
+            total += 1
+            ended += _line_end(line) != _OPEN
     return ended / total if total else 1.0
 
 
@@ -436,12 +763,14 @@ def truncated(text: str) -> float:
 
     Real truncation and a casual answer that ends without punctuation look the same here.
     """
-    lines = _walk_lines(text)
+    return _truncated(_Facts(text))
+
+
+def _truncated(facts: _Facts) -> float:
+    lines = facts.walk()
     if not lines:
         return 0.0
-    kind, line = lines[-1]
-    if kind == _TEXT:
-        kind, line = _classify(line)
+    kind, line = facts.last_line()
     if kind in (_CODE_OPEN, _MATH_OPEN, _HEAD):
         return 1.0
     if kind == _BLOCK:
@@ -474,7 +803,11 @@ def cut_off(text: str) -> float:
     - the last line opens a book-title mark 《 it does not close (``——高鼎《村居``);
     - the last line is a single Han character after other lines (``…获得成功。\n大``).
     """
-    lines = _walk_lines(text)
+    return _cut_off(_Facts(text))
+
+
+def _cut_off(facts: _Facts) -> float:
+    lines = facts.walk()
     if not lines:
         return 0.0
     kind, line = lines[-1]
@@ -524,16 +857,12 @@ def dup_para_frac(text: str) -> float:
 
 def top_char_frac(text: str) -> float:
     """Fraction of non-whitespace characters taken by the most frequent one ("顶顶顶" → 1.0)."""
-    visible = _SPACE_RUN.sub("", text)
-    if not visible:
-        return 0.0
-    if len(visible) < 256:
-        return Counter(visible).most_common(1)[0][1] / len(visible)
-    # Longer texts: the longest run of equal code points once sorted (3-5x faster than Counter).
-    code_points = np.sort(np.frombuffer(visible.encode("utf-32-le", "surrogatepass"), np.uint32))
-    starts = np.flatnonzero(np.diff(code_points)) + 1
-    runs = np.diff(starts, prepend=0, append=code_points.size)
-    return int(runs.max()) / len(visible)
+    return _top_char_frac(_Facts(text))
+
+
+def _top_char_frac(facts: _Facts) -> float:
+    visible = facts.visible()
+    return facts.top_char_count() / visible if visible else 0.0
 
 
 # --- character n-gram repetition ------------------------------------------------------------------
@@ -648,18 +977,34 @@ def dup_ngram_frac(text: str, n: int) -> float:
 def boilerplate_hits(text: str) -> float:
     """Number of site-chrome phrases: 谢邀, 编辑于 <date>, IP属地, 著作权归作者所有, 转载请注明,
     本文首发于, 原文链接, 点击关注, UI rows (赞同 1.2万 · 收藏 · 分享), 来源：知乎, 侵删, END..."""
-    return float(len(_BOILERPLATE.findall(text)))
+    return _boilerplate_hits(_Facts(text))
+
+
+def _phrase_hits(facts: _Facts, rule: str, pattern: regex.Pattern[str]) -> float:
+    return float(len(pattern.findall(facts.text))) if facts.may_match(rule) else 0.0
+
+
+def _boilerplate_hits(facts: _Facts) -> float:
+    return _phrase_hits(facts, "boilerplate_hits", _BOILERPLATE)
 
 
 def ad_hits(text: str) -> float:
     """Number of advertising or contact-harvesting phrases (加微信, 私信领取, 优惠券...)."""
-    return float(len(_AD.findall(text)))
+    return _ad_hits(_Facts(text))
+
+
+def _ad_hits(facts: _Facts) -> float:
+    return _phrase_hits(facts, "ad_hits", _AD)
 
 
 def assistant_hits(text: str) -> float:
     """Number of AI-assistant phrases: 作为一个AI语言模型, 我是人工智能助手, 抱歉，我无法,
     我不能提供, 截至我的知识截止日期, 我没有个人观点, 由OpenAI开发..."""
-    return float(len(_ASSISTANT.findall(text)))
+    return _assistant_hits(_Facts(text))
+
+
+def _assistant_hits(facts: _Facts) -> float:
+    return _phrase_hits(facts, "assistant_hits", _ASSISTANT)
 
 
 # A Han character followed by a bracketed toneless pinyin syllable: 烟(yan)台市(shi). Spinning
@@ -677,7 +1022,11 @@ _PINYIN_INSERT = regex.compile(rf"\p{{Han}}[(（]{_PINYIN_SYLLABLE}[)）]")
 def pinyin_inserts(text: str) -> float:
     """Number of toneless pinyin syllables bracketed after a Han character (烟(yan)台), the mark of
     spun (machine-rewritten) copies of web articles."""
-    return float(len(_PINYIN_INSERT.findall(text)))
+    return _pinyin_inserts(_Facts(text))
+
+
+def _pinyin_inserts(facts: _Facts) -> float:
+    return _phrase_hits(facts, "pinyin_inserts", _PINYIN_INSERT)
 
 
 # --- lexicons -------------------------------------------------------------------------------------
@@ -889,6 +1238,27 @@ CONTENT_RULES: Mapping[str, Callable[[str], float]] = MappingProxyType(
         "cut_off": cut_off,
     }
 )
+# The same rules on a _Facts, which shares work between the rules of one text.
+_FACT_RULES: Mapping[str, Callable[[_Facts], float]] = MappingProxyType(
+    {
+        "cjk_ratio": _cjk_ratio,
+        "punct_ratio": _punct_ratio,
+        "dup_line_frac": lambda facts: dup_line_frac(facts.text),
+        "top_char_frac": _top_char_frac,
+        "url_count": _url_count,
+        "emoji_ratio": _emoji_ratio,
+        "ad_hits": _ad_hits,
+        "special_char_ratio": _special_char_ratio,
+        "url_density": _url_density,
+        "sentence_end_ratio": _sentence_end_ratio,
+        "truncated": _truncated,
+        "dup_para_frac": lambda facts: dup_para_frac(facts.text),
+        "boilerplate_hits": _boilerplate_hits,
+        "assistant_hits": _assistant_hits,
+        "pinyin_inserts": _pinyin_inserts,
+        "cut_off": _cut_off,
+    }
+)
 # Content rules about how the answer ends, computed on answer_of(record), not content_of(record).
 ENDING_RULES = frozenset({"cut_off"})
 # Rules giving a family of signals: <rule>.<n>.
@@ -996,6 +1366,8 @@ def _content_signals(
     text: str, rules: list[str], context: SignalContext | None
 ) -> dict[str, float]:
     out: dict[str, float] = {}
+    trad = context.trad_chars if context is not None and "trad_ratio" in rules else None
+    facts = _Facts(text, trad)
     want_top, want_dup = "top_ngram_frac" in rules, "dup_ngram_frac" in rules
     ngrams = None
     if want_top or want_dup:
@@ -1003,15 +1375,15 @@ def _content_signals(
             text, TOP_NGRAM_NS if want_top else (), DUP_NGRAM_NS if want_dup else ()
         )
     for rule in rules:
-        fn = CONTENT_RULES.get(rule)
+        fn = _FACT_RULES.get(rule)
         if fn is not None:
-            out[rule] = fn(text)
+            out[rule] = fn(facts)
         elif rule == "top_ngram_frac" and ngrams is not None:
             out.update({f"top_ngram_frac.{n}": v for n, v in ngrams[0].items()})
         elif rule == "dup_ngram_frac" and ngrams is not None:
             out.update({f"dup_ngram_frac.{n}": v for n, v in ngrams[1].items()})
         elif rule == "trad_ratio":
-            out[rule] = trad_ratio(text, context.trad_chars)  # type: ignore[union-attr,arg-type]
+            out[rule] = _trad_ratio(facts)
         elif rule == "sensitive_hits":
             out.update(sensitive_hits(text, context.sensitive))  # type: ignore[union-attr,arg-type]
     return out
