@@ -457,6 +457,9 @@ class _NormalizeFn(beam.DoFn):
             meta = {}
             changed = 0
             for key, value in record.meta.items():
+                if value == "":  # normalize() returns "" and counts nothing (policies are checked)
+                    meta[key] = value
+                    continue
                 # Templates put meta values (tags, authors, categories) in instructions, outputs
                 # and ``metadata``: personal data there is masked too, except in identifiers,
                 # which it would corrupt (an 11-digit id is not a phone number).
