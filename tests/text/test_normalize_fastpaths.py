@@ -6,13 +6,10 @@ ten-digit pre-check, every boilerplate strip re-run): every public function must
 what it returns, on adversarial Unicode and on the benchmark's web bodies.
 """
 
-import json
 import os
 import re
 import sys
 from collections.abc import Callable
-from itertools import islice
-from pathlib import Path
 
 import opencc
 import pytest
@@ -23,9 +20,9 @@ from hypothesis import strategies as st
 from beam_cqia.text import normalize as norm
 from beam_cqia.text import pii
 from tests.text.test_pii import CARD, ID, ID2, VISA
+from tests.text.web_bodies import noisy_web_bodies
 
 EXAMPLES = int(os.environ.get("HYPOTHESIS_EXAMPLES", 300))
-BENCH_BODIES = Path(__file__).resolve().parents[2] / "out" / "bench_corpus" / "web-10k"
 
 # --- the reference: the code before the fast paths -------------------------------------------
 
@@ -656,14 +653,7 @@ def test_pii_options_skip_checks_exactly_as_before():
 
 
 def _bench_bodies(limit: int) -> list[str]:
-    files = sorted(BENCH_BODIES.glob("*.jsonl"))
-    if not files:
-        pytest.skip(
-            f"benchmark corpus not found at {BENCH_BODIES}; build it with "
-            "`python benchmarks/bench_perf.py --only corpus`"
-        )
-    with files[0].open(encoding="utf-8") as lines:
-        return [json.loads(line)["raw_content"] for line in islice(lines, limit)]
+    return noisy_web_bodies(limit)
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,6 @@ import re._constants as sc
 import re._parser as sre_parser
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import opencc
@@ -26,9 +25,8 @@ from hypothesis import strategies as st
 
 from beam_cqia.text import signals
 from beam_cqia.transforms import quality
+from tests.text.web_bodies import noisy_web_bodies
 
-REPO = Path(__file__).resolve().parents[2]
-BENCH_CORPUS = REPO / "out" / "bench_corpus" / "web-10k"
 T2S = opencc.OpenCC("t2s").convert
 
 
@@ -679,18 +677,7 @@ def test_every_content_rule_has_a_fast_form():
 
 
 def _bench_bodies(limit: int) -> list[str]:
-    files = sorted(BENCH_CORPUS.glob("*.jsonl"))
-    if not files:
-        pytest.skip(
-            f"benchmark corpus not found at {BENCH_CORPUS}; benchmarks/bench_perf.py builds it"
-        )
-    out = []
-    with files[0].open(encoding="utf-8") as lines:
-        for line in lines:
-            out.append(json.loads(line)["raw_content"])
-            if len(out) >= limit:
-                break
-    return out
+    return noisy_web_bodies(limit)
 
 
 def test_default_rules_on_benchmark_bodies(trad):
