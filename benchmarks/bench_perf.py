@@ -45,6 +45,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE / "perf"))
 
+import bench_signals  # noqa: E402  (benchmarks/bench_signals.py: the timing loop)
 import corpus as corpus_mod  # noqa: E402  (benchmarks/perf/corpus.py)
 
 CORPUS = REPO / "out" / "bench_corpus"
@@ -87,25 +88,9 @@ def versions() -> dict[str, str]:
 # --- timing -------------------------------------------------------------------------------
 
 
-def measure(
-    tools: dict[str, Callable[[], Any]], repeats: int, min_seconds: float = 0.3
-) -> dict[str, float]:
+def measure(tools: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
     """Median CPU seconds of one call of each tool, round-robin with the order rotated."""
-    reps: dict[str, int] = {}
-    for name, fn in tools.items():  # warm-up, and enough calls per measurement
-        start = time.process_time()
-        fn()
-        reps[name] = max(1, math.ceil(min_seconds / max(time.process_time() - start, 1e-6)))
-    runs: dict[str, list[float]] = {name: [] for name in tools}
-    names = list(tools)
-    for r in range(repeats):
-        shift = r % len(names)
-        for name in names[shift:] + names[:shift]:
-            start = time.process_time()
-            for _ in range(reps[name]):
-                tools[name]()
-            runs[name].append((time.process_time() - start) / reps[name])
-    return {n: statistics.median(v) for n, v in runs.items()}
+    return bench_signals.measure(tools, repeats, min_seconds=0.3)
 
 
 def mb(texts: list[str]) -> float:

@@ -47,6 +47,18 @@ def counters(result, namespace: str) -> dict[str, int]:
     return out
 
 
+def gcs_objects(prefix: str) -> dict[str, bytes]:
+    """Every object under ``prefix`` (a gs:// folder), by its path relative to the prefix."""
+    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.filesystems import FileSystems
+
+    out = {}
+    for meta in FileSystems.match([f"{prefix}/**"])[0].metadata_list:
+        with FileSystems.open(meta.path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+            out[meta.path[len(prefix) + 1 :]] = fh.read()
+    return out
+
+
 @pytest.fixture(scope="session")
 def gcs_emulator(tmp_path_factory):
     """A real GCS emulator (gcp-storage-emulator) on loopback, with bucket ``cqia-test``.

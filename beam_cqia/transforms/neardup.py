@@ -240,9 +240,10 @@ class _PickFn(beam.DoFn):
     def process(self, component: tuple[str, Iterable[bytes]]) -> Any:
         label, records = component
         if label.startswith((_SINGLE, _EMPTY)):
+            counted = label.startswith(_EMPTY)  # when normalized
             for record in records:
-                if label.startswith(_SINGLE):
-                    self._passed.inc()  # empty ones were counted when normalized
+                if not counted:
+                    self._passed.inc()
                 yield pickle.loads(record)
             return
         members = [pickle.loads(record) for record in records]

@@ -76,7 +76,7 @@ _ADS = (
     "扫码关注公众号，私信回复“资料”即可免费领取。",
     "需要的朋友加我vx：{n}，点击下方链接购买。",
 )
-_NOISE_KINDS = ("url", "email", "phone", "html", "punct", "emoji", "fullwidth", "invisible")
+NOISE_KINDS = ("url", "email", "phone", "html", "punct", "emoji", "fullwidth", "invisible")
 _EMOJI = "😀😂🤣😍👍🔥🎉💯🙏✨❤️🌸"
 _DOMAINS = ("news", "blog", "bbs", "wiki", "shop", "edu", "gov", "health", "tech", "travel")
 
@@ -220,7 +220,8 @@ def _paragraphs(rng: random.Random, sentences: list[str], target: int) -> str:
     return "\n".join(paras)
 
 
-def _noise(rng: random.Random, text: str, kind: str) -> str:
+def plant_noise(rng: random.Random, text: str, kind: str) -> str:
+    """``text`` with one insertion of noise of ``kind`` (one of NOISE_KINDS) at a random place."""
     cut = rng.randrange(len(text) + 1)
     n = rng.randrange(10**7, 10**8)
     insert = {
@@ -270,8 +271,8 @@ def shard_docs(fam: dict[str, dict[str, list[Any]]], shard: int, s2t: Any) -> li
             body, title = s2t(body), s2t(title)
             flags.append("trad")
         if rng.random() < RATES["noise"]:
-            for kind in rng.sample(_NOISE_KINDS, rng.randint(1, 3)):
-                body = _noise(rng, body, kind)
+            for kind in rng.sample(NOISE_KINDS, rng.randint(1, 3)):
+                body = plant_noise(rng, body, kind)
                 flags.append(kind)
         roll = rng.random()
         if roll < RATES["short"]:

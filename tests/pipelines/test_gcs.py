@@ -6,21 +6,12 @@ import io
 import json
 
 import pyarrow.parquet as pq
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from beam_cqia import cli, spec
-from tests.conftest import REPO
+from tests.conftest import REPO, gcs_objects
 
 DEMO = REPO / "pipelines" / "demo.yaml"
-
-
-def _objects(prefix: str) -> dict[str, bytes]:
-    out = {}
-    for meta in FileSystems.match([f"{prefix}/**"])[0].metadata_list:
-        with FileSystems.open(meta.path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-            out[meta.path[len(prefix) + 1 :]] = fh.read()
-    return out
 
 
 def _upload(local_dir, prefix: str) -> None:
@@ -47,7 +38,7 @@ def test_demo_reads_and_writes_gcs_like_local_disk(gcs_emulator, tmp_path):
     bucket = "gs://cqia-test/demo-e2e"
     _upload(data, f"{bucket}/input")
     _run(f"{bucket}/input", f"{bucket}/out")
-    remote = _objects(f"{bucket}/out")
+    remote = gcs_objects(f"{bucket}/out")
     assert "_SUCCESS" in remote and "README.md" in remote
 
     # The same inputs from local disk give the same Parquet bytes and the same counts.
@@ -72,7 +63,7 @@ def test_demo_reads_and_writes_gcs_like_local_disk(gcs_emulator, tmp_path):
         with FileSystems.create(f"{bucket}/out/{stale}") as fh:
             fh.write(b"PAR1")
     _run(f"{bucket}/input", f"{bucket}/out")
-    again = _objects(f"{bucket}/out")
+    again = gcs_objects(f"{bucket}/out")
     assert sorted(again) == sorted(remote)
     assert all(again[f] == remote[f] for f in parquet)
     rows = pq.read_table(

@@ -13,10 +13,10 @@ from urllib.parse import urlsplit
 
 import apache_beam as beam
 import pytest
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
+from tests.conftest import gcs_objects
 from tests.reliability import faults
 from tests.reliability.test_faults import build_short
 
@@ -114,14 +114,6 @@ def proxy(gcs_emulator, monkeypatch):
     p.close()
 
 
-def _objects(prefix: str) -> dict[str, bytes]:
-    out = {}
-    for meta in FileSystems.match([f"{prefix}/**"])[0].metadata_list:
-        with FileSystems.open(meta.path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-            out[meta.path[len(prefix) + 1 :]] = fh.read()
-    return out
-
-
 def _upload_input(prefix: str) -> str:
     with FileSystems.create(f"{prefix}/entries.jsonl") as fh:
         fh.write(faults.baike_lines(30, {5}))
@@ -155,7 +147,7 @@ def clean(proxy) -> tuple[str, dict[str, bytes]]:
     if not FileSystems.exists(f"{BUCKET}/clean/_SUCCESS"):
         _upload_input(f"{BUCKET}/in")
         _run(input_glob, f"{BUCKET}/clean")
-    return input_glob, _objects(f"{BUCKET}/clean")
+    return input_glob, gcs_objects(f"{BUCKET}/clean")
 
 
 def _put(prefix: str, objects: dict[str, bytes]) -> None:
@@ -170,7 +162,7 @@ def test_transient_upload_errors_are_retried_and_the_output_is_exact(proxy, clea
     _run(input_glob, f"{BUCKET}/t-out")
     injected = [entry for entry in proxy.log if entry[2] == 503]
     assert len(injected) == 2, proxy.log
-    got = _objects(f"{BUCKET}/t-out")
+    got = gcs_objects(f"{BUCKET}/t-out")
     assert got.keys() == expected.keys()
     assert {k: v for k, v in got.items() if k.endswith(".parquet")} == {
         k: v for k, v in expected.items() if k.endswith(".parquet")
@@ -189,11 +181,11 @@ def test_refused_uploads_fail_the_run_and_a_rerun_is_exact(proxy, clean):
         _run(input_glob, out)
     _drop_failed_uploads()
     assert any(status == 403 for _, _, status in proxy.log)
-    assert _objects(out) == previous  # nothing half-replaced
+    assert gcs_objects(out) == previous  # nothing half-replaced
 
     proxy.heal()
     _run(input_glob, out)
-    got = _objects(out)
+    got = gcs_objects(out)
     assert got.keys() == expected.keys()
     assert not any(k.startswith("_temporary") for k in got)
     assert {k: v for k, v in got.items() if k.endswith(".parquet")} == {

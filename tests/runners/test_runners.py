@@ -141,15 +141,22 @@ def test_multi_processing_gives_the_same_bytes(in_memory, tmp_path):
     _assert_identical(in_memory, out)
 
 
+def _portable(job_endpoint: str) -> tuple[str, ...]:
+    """PortableRunner against the test's job service, with workers in this process."""
+    return (
+        "--runner",
+        "PortableRunner",
+        f"--job_endpoint={job_endpoint}",
+        "--environment_type=LOOPBACK",
+    )
+
+
 def test_portable_runner_with_loopback_workers_gives_the_same_bytes(
     in_memory, job_endpoint, tmp_path
 ):
     out = _run(
         tmp_path / "out",
-        "--runner",
-        "PortableRunner",
-        f"--job_endpoint={job_endpoint}",
-        "--environment_type=LOOPBACK",
+        *_portable(job_endpoint),
     )
     _assert_identical(in_memory, out)
 
@@ -191,10 +198,7 @@ def test_real_recipe_on_portable_runner_gives_the_same_bytes(
 ):
     out = _run(
         tmp_path / "out",
-        "--runner",
-        "PortableRunner",
-        f"--job_endpoint={job_endpoint}",
-        "--environment_type=LOOPBACK",
+        *_portable(job_endpoint),
         spec=LOGIC,
         data=logic_sample,
     )

@@ -14,30 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.perf import corpus
 from tests.conftest import CORPORA
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "out" / "bench_corpus" / "web-10k"
-_EMOJI = ("😀", "👍", "❤️", "🎉", "👨‍👩‍👧", "🇨🇳", "✌🏽")
-
-
-def _noise(rng: random.Random, text: str, kind: str) -> str:
-    cut = rng.randrange(len(text) + 1)
-    n = rng.randrange(10**7, 10**8)
-    insert = {
-        "url": f" https://www.site{n % 997}.com/a/{n}.html ",
-        "email": f"联系邮箱：reader{n % 9973}@mail{n % 7}.cn。",
-        "phone": f"电话：1{rng.choice('3578')}{n % 10**9:09d}。",
-        "html": rng.choice(("<br/>", "&nbsp;", "<p>", "&amp;", "</div>")),
-        "punct": rng.choice("！？。…～") * rng.randint(3, 8),
-        "emoji": "".join(rng.choice(_EMOJI) for _ in range(rng.randint(1, 3))),
-        "fullwidth": "".join(chr(ord(c) + 0xFEE0) for c in f"No{n % 10000}"),
-        "invisible": rng.choice(("\u200b", "\ufeff", "\x07", "\u00ad", "\u3000\u3000")),
-    }[kind]
-    return text[:cut] + insert + text[cut:]
-
-
-_KINDS = ("url", "email", "phone", "html", "punct", "emoji", "fullwidth", "invisible")
 
 
 def _real_texts() -> list[str]:
@@ -64,8 +45,9 @@ def noisy_web_bodies(limit: int) -> list[str]:
             return [json.loads(line)["raw_content"] for line in islice(lines, limit)]
     rng = random.Random(20261122)
     bodies = []
+    kinds = corpus.NOISE_KINDS
     for i, text in enumerate(_real_texts()[:limit]):
         for j in range(1 + i % 3):
-            text = _noise(rng, text, _KINDS[(i + j) % len(_KINDS)])
+            text = corpus.plant_noise(rng, text, kinds[(i + j) % len(kinds)])
         bodies.append(text)
     return bodies
