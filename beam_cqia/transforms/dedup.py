@@ -1,7 +1,8 @@
 """dedup: exact duplicates over a normalization that ignores width, punctuation, case and script."""
 
-from collections.abc import Mapping
-from typing import Any, NamedTuple
+import pickle
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -10,7 +11,7 @@ from apache_beam.utils import shared
 from beam_cqia.lineage import kept_note
 from beam_cqia.text import dedupkey
 from beam_cqia.text.signals import text_fields_of
-from beam_cqia.transforms import _keep, _models, dedup_index
+from beam_cqia.transforms import _keep, _models, _packs, dedup_index
 from beam_cqia.transforms._stage import (
     ERRORS,
     GOOD,
@@ -26,13 +27,15 @@ from beam_cqia.transforms._stage import (
     replace_fields,
 )
 
-# Records without content travel through the GroupByKey alone under this prefix and their id
-# (a hex key never starts with it): the stage then has one main output and no Flatten to merge,
-# which on FnApiRunner would encode and decode every record once more.
+# Records without content travel through the GroupByKey under this prefix and their id (a hex
+# key never starts with it): the stage then has one main output and no Flatten to merge, which
+# on FnApiRunner would encode and decode every record once more.
 _UNKEYED = "unkeyed:"
 
 
 class _KeyFn(beam.DoFn):
+    """Record → ``(dedup key, record)``."""
+
     def __init__(self, kind: str, handle: shared.Shared, opencc: str | None, fields: list[str]):
         self._handle, self._opencc, self._fields = handle, opencc, fields
         self._seen = Metrics.counter(namespace(kind), "seen")
@@ -49,18 +52,18 @@ class _KeyFn(beam.DoFn):
             # Nothing to compare: records without content are not duplicates of each other; the
             # quality filter decides about them.
             self._passed.inc()
-            yield _UNKEYED + (getattr(record, "id", "") or ""), record
-        else:
-            yield key, record
-
-
-class _IndexMark(NamedTuple):
-    """An indexed record's key in a group: the group's records were seen in an earlier run."""
-
-    id: str
+            key = _UNKEYED + (getattr(record, "id", "") or "")
+        yield key, record
 
 
 class _PickFn(beam.DoFn):
+    """One shard of keyed records and index marks → for each key, the kept record and the
+    rejected duplicates.
+
+    Keys are counted first; a record whose key is unique leaves as it streams past, only the
+    records of keys with several records (or an index mark) are held.
+    """
+
     def __init__(
         self, stage: str, kind: str, keep: tuple[str, ...], fields: list[str], index: bool
     ):
@@ -68,15 +71,28 @@ class _PickFn(beam.DoFn):
         self._ns = namespace(kind)
         self._passed = Metrics.counter(self._ns, "passed")
 
-    def process(self, group: tuple[str, Any]) -> Any:
-        key, values = group
-        if key.startswith(_UNKEYED):
-            yield from values  # counted as passed when keyed
-            return
-        marks = sorted(v.id for v in values if isinstance(v, _IndexMark))
-        members = [v for v in values if not isinstance(v, _IndexMark)]
-        if not members:
-            return  # a key only the index has
+    def process(self, shard: tuple[int, Iterable[Any]]) -> Any:
+        _, packs = shard
+        marks: dict[str, list[str]] = {}
+        for key, mark in _packs.items(packs, "mark"):
+            marks.setdefault(key, []).append(mark)
+        sizes: dict[str, int] = {}
+        for key, _ in _packs.items(packs, "record"):
+            sizes[key] = sizes.get(key, 0) + 1
+        groups: dict[str, list[Any]] = {}
+        for key, pickled in _packs.items(packs, "record"):
+            if key.startswith(_UNKEYED):
+                yield pickle.loads(pickled)  # counted as passed when keyed
+            elif sizes[key] == 1 and key not in marks:
+                yield from self.pick_group(key, [pickle.loads(pickled)])
+            else:
+                groups.setdefault(key, []).append(pickle.loads(pickled))
+        for key, members in groups.items():
+            yield from self.pick_group(key, members, marks.get(key, ()))
+
+    def pick_group(self, key: str, members: list[Any], marks: Iterable[str] = ()) -> Any:
+        """The outputs of one key's records (``marks``: the ids an index holds for the key)."""
+        marks = sorted(marks)
         try:
             if marks:
                 outputs = [
@@ -187,11 +203,17 @@ class DedupExact(beam.PTransform):
         keyed = records | "Key" >> beam.ParDo(
             _KeyFn(kind, shared.Shared(), self._opencc, self._fields)
         ).with_exception_handling(dead_letter_tag=ERRORS)
-        grouped_input = keyed[GOOD]
+        # Keyed records (pickled: bytes cost almost nothing to move through a shuffle, a record
+        # costs a coding at each step) and index marks cross it in packs per shard of the key.
+        grouped_input = _packs.pack_by_shard(keyed[GOOD], "PackKeyed", "record", pickled=True)
         if self._against:
             marks = [
-                dedup_index.read_rows(records.pipeline, path, f"Against{i}")
-                | f"Against{i}Marks" >> beam.Map(lambda r: (r["key"], _IndexMark(r["id"])))
+                _packs.pack_by_shard(
+                    dedup_index.read_rows(records.pipeline, path, f"Against{i}")
+                    | f"Against{i}Marks" >> beam.Map(lambda r: (r["key"], r["id"])),
+                    f"PackAgainst{i}",
+                    "mark",
+                )
                 for i, path in enumerate(self._against)
             ]
             grouped_input = [grouped_input, *marks] | "WithIndex" >> beam.Flatten()

@@ -9,16 +9,17 @@ Shape of the graph (every step is ordinary Beam and scales with the data):
 3. ``Buckets``: GroupByKey on the shard, then the entries of a shard sorted by (band, key) give
    its buckets; each bucket links its members to its smallest id (a star has the same connected
    components as the clique, with k-1 edges instead of k²/2).
-   With ``verify``, candidate pairs are checked by exact Jaccard of their shingle sets first.
+   With ``verify``, candidate pairs are checked by exact Jaccard of their shingle sets first
+   (texts meet their edges in packs per shard of the id, ``beam_cqia.transforms._packs``).
 4. ``ConnectedComponents``: iterated large-star/small-star, never all edges on one worker.
-5. ``Clusters``: records joined with their component label (one GroupByKey by id); each
+5. ``Clusters``: records joined with their component label (packed per shard of the id); each
    component keeps one record by the keep rule, the others go to ``rejected`` with the cluster id
    and the kept id.
 """
 
 import pickle
 from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import apache_beam as beam
 import numpy as np
@@ -29,7 +30,7 @@ from apache_beam.utils import shared
 from beam_cqia.lineage import kept_note
 from beam_cqia.text import minhash
 from beam_cqia.text.signals import text_fields_of
-from beam_cqia.transforms import _keep, _models, dedup_index
+from beam_cqia.transforms import _keep, _models, _packs, dedup_index
 from beam_cqia.transforms._stage import (
     ERRORS,
     GOOD,
@@ -53,6 +54,7 @@ from beam_cqia.transforms.components import ConnectedComponents
 # with one more encoding and decoding of every record.
 _EMPTY = "empty:"
 _SINGLE = "single:"
+_CHUNK = 512  # records in no component travel to Pick in chunks of this many
 
 
 class _NormalizeFn(beam.DoFn):
@@ -202,29 +204,42 @@ def _bucket_edges(bucket: tuple[Any, Iterable[str]], pairs_up_to: int) -> Any:
             yield ids[0], b
 
 
-class _AttachLeftFn(beam.DoFn):
-    def process(self, joined: tuple[str, Mapping[str, list]]) -> Any:
-        a, groups = joined
-        texts = groups["text"]
-        if texts:
-            for b in groups["pair"]:
-                yield b, (a, texts[0])
+class _AttachTextsFn(beam.DoFn):
+    """One shard of texts and edge ends → ``((a, b), (id, text))`` for each edge end with its text.
+
+    Only the edge ends (few: candidates) are held; the shard's texts stream past them.
+    """
+
+    def process(self, shard: tuple[int, Iterable[Any]]) -> Any:
+        _, packs = shard
+        ends: dict[str, list[tuple[str, str]]] = {}
+        for node, edge in _packs.items(packs, "edge"):
+            ends.setdefault(node, []).append(tuple(edge))
+        if not ends:
+            return
+        for node, text in _packs.items(packs, "text"):
+            for edge in ends.pop(node, ()):  # pop: a repeated id gives its first text only
+                yield edge, (node, text)
 
 
 class _VerifyFn(beam.DoFn):
+    """One shard of edges with the texts of their ends → the edges whose texts are similar."""
+
     def __init__(self, kind: str, threshold: float, ngram: int):
         self._threshold, self._ngram = threshold, ngram
         self._checked = Metrics.counter(namespace(kind), "pairs_checked")
         self._confirmed = Metrics.counter(namespace(kind), "pairs_confirmed")
 
-    def process(self, joined: tuple[str, Mapping[str, list]]) -> Any:
-        b, groups = joined
-        if not groups["text"]:
-            return
-        text_b = groups["text"][0]
-        for a, text_a in groups["left"]:
+    def process(self, shard: tuple[int, Iterable[Any]]) -> Any:
+        _, packs = shard
+        texts: dict[tuple[str, str], dict[str, str]] = {}
+        for edge, (node, text) in _packs.items(packs, "pair"):
+            texts.setdefault(tuple(edge), {}).setdefault(node, text)
+        for (a, b), by_node in texts.items():
+            if a not in by_node or b not in by_node:
+                continue
             self._checked.inc()
-            if minhash.jaccard(text_a, text_b, self._ngram) >= self._threshold:
+            if minhash.jaccard(by_node[a], by_node[b], self._ngram) >= self._threshold:
                 self._confirmed.inc()
                 yield a, b
 
@@ -239,12 +254,13 @@ class _PickFn(beam.DoFn):
 
     def process(self, component: tuple[str, Iterable[bytes]]) -> Any:
         label, records = component
-        if label.startswith((_SINGLE, _EMPTY)):
+        if label.startswith((_SINGLE, _EMPTY)):  # chunks of records in no component
             counted = label.startswith(_EMPTY)  # when normalized
-            for record in records:
-                if not counted:
-                    self._passed.inc()
-                yield pickle.loads(record)
+            for chunk in records:
+                for record in chunk:
+                    if not counted:
+                        self._passed.inc()
+                    yield pickle.loads(record)
             return
         members = [pickle.loads(record) for record in records]
         try:
@@ -290,44 +306,31 @@ class _PickFn(beam.DoFn):
             )
 
 
-class _IndexMatch(NamedTuple):
-    """The best index match of a record, as it travels with the record to ``Route``."""
-
-    similarity: float
-    old_id: str
-
-
 class _RouteFn(beam.DoFn):
-    """Records matched to an index are rejected; the others go on to ``Clusters`` under their
-    component label, or alone under ``single:<id>`` (or ``empty:<id>``, not compared).
+    """One shard of records, component labels and index matches → records matched to an index
+    are rejected; the others go on to ``Clusters`` under their component label, or, in chunks,
+    under ``single:<shard>:<n>`` (in no component) or ``empty:<shard>:<n>`` (not compared).
 
-    Input: an id and everything grouped under it, told apart by type (one shuffle for all,
-    without CoGroupByKey's tagging and regrouping of every record): ``str``, the component label;
-    ``_IndexMatch``, the best index match; ``bytes``, a pickled record with that id. Records
-    travel pickled from ``IdRecord`` to here (and on to ``Pick`` for those in a component): bytes
-    cost almost nothing to copy through the shuffles, a record costs a pickling at each.
+    Labels and matches (few) are held; the shard's records stream past them. Records travel
+    pickled from ``IdRecord`` to here (and on to ``Pick``): bytes cost almost nothing to copy
+    through the shuffles, a record costs a pickling at each.
     """
 
     def __init__(self, stage: str, kind: str):
         self._stage = stage
         self._of_index = Metrics.counter(namespace(kind), "filtered:near_duplicate_of_index")
 
-    def process(self, joined: tuple[str, Iterable[Any]]) -> Any:
-        key, values = joined
-        records, label, indexed = [], None, None
-        for value in values:
-            kind = type(value)
-            if kind is bytes:
-                records.append(value)
-            elif kind is str:
-                label = value
-            elif kind is _IndexMatch:
-                indexed = indexed or value
-            else:
-                raise TypeError(f"unexpected value in the label join: {value!r}")
-        for pickled in records:
-            if indexed:
-                similarity, old_id = indexed
+    def process(self, shard: tuple[int, Iterable[Any]]) -> Any:
+        number, packs = shard
+        labels = dict(_packs.items(packs, "label"))
+        matches: dict[str, tuple[float, str]] = {}
+        for node, match in _packs.items(packs, "match"):
+            matches.setdefault(node, tuple(match))
+        alone: dict[str, list[bytes]] = {_SINGLE: [], _EMPTY: []}
+        chunks = {_SINGLE: 0, _EMPTY: 0}
+        for key, pickled in _packs.items(packs, "record"):
+            if key in matches:
+                similarity, old_id = matches[key]
                 self._of_index.inc()
                 yield rejected(
                     pickle.loads(pickled),
@@ -336,12 +339,17 @@ class _RouteFn(beam.DoFn):
                     f"similar ({similarity:.2f}) to {old_id} in an index",
                     kept_id=old_id,
                 )
-            elif label is not None:
-                yield label, pickled
-            elif key.startswith(_EMPTY):
-                yield key, pickled
+            elif key in labels:
+                yield labels[key], pickled
             else:
-                yield _SINGLE + key, pickled
+                prefix = _EMPTY if key.startswith(_EMPTY) else _SINGLE
+                alone[prefix].append(pickled)
+                if len(alone[prefix]) >= _CHUNK:
+                    yield f"{prefix}{number}:{chunks[prefix]}", alone[prefix]
+                    alone[prefix], chunks[prefix] = [], chunks[prefix] + 1
+        for prefix, chunk in alone.items():
+            if chunk:
+                yield f"{prefix}{number}:{chunks[prefix]}", chunk
 
 
 class DedupMinHash(beam.PTransform):
@@ -491,22 +499,33 @@ class DedupMinHash(beam.PTransform):
             | "DistinctEdges" >> beam.Distinct()
         )
         if self._verify:
-            left = {"pair": edges, "text": texts} | "JoinLeft" >> beam.CoGroupByKey()
-            attached = left | "AttachLeft" >> beam.ParDo(_AttachLeftFn())
+            # Texts and edge ends meet per shard of the node id, then the two texts of each edge
+            # per shard of the edge: only candidates' texts cross the second shuffle.
+            ends = edges | "EdgeEnds" >> beam.FlatMap(lambda e: [(e[0], e), (e[1], e)])
             edges = (
-                {"left": attached, "text": texts}
-                | "JoinRight" >> beam.CoGroupByKey()
+                (
+                    _packs.pack_by_shard(texts, "PackTexts", "text"),
+                    _packs.pack_by_shard(ends, "PackEdgeEnds", "edge"),
+                )
+                | "FlattenTextsEnds" >> beam.Flatten()
+                | "JoinTexts" >> beam.GroupByKey()
+                | "AttachTexts" >> beam.ParDo(_AttachTextsFn())
+            )
+            edges = (
+                _packs.pack_by_shard(edges, "PackPairs", "pair")
+                | "JoinPairs" >> beam.GroupByKey()
                 | "Verify" >> beam.ParDo(_VerifyFn(kind, self._threshold, self._ngram))
             )
         labels = edges | "Components" >> ConnectedComponents(self._max_rounds)
-        to_join = [by_id, labels]
+        to_join = [
+            _packs.pack_by_shard(by_id, "PackRecords", "record"),
+            _packs.pack_by_shard(labels, "PackLabels", "label"),
+        ]
         if self._against:
             matches = dedup_index.match_minhash(
                 signed["sigs"], self._against, self._params, self._threshold
             )
-            to_join.append(
-                matches | "TagIndexMatches" >> beam.MapTuple(lambda i, m: (i, _IndexMatch(*m)))
-            )
+            to_join.append(_packs.pack_by_shard(matches, "PackIndexMatches", "match"))
         routed = (
             to_join
             | "FlattenLabels" >> beam.Flatten()

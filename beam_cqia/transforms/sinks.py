@@ -3,8 +3,9 @@
 import json
 import logging
 import os
+import pickle
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import apache_beam as beam
@@ -13,6 +14,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindows
 
 import beam_cqia
 from beam_cqia import card, layout, progress, report_html
@@ -45,16 +47,59 @@ def _makedirs_for(path: str) -> None:
         os.makedirs(os.path.dirname(path), exist_ok=True)
 
 
+# Records cross the sink's two shuffles (waiting for the partition counts, then grouping by part
+# file) pickled and in packs of up to this many: one element per pack instead of per record, and
+# a pickling instead of a row coding at each step.
+_PACK_RECORDS = 1000
+
+
+class _PackPartitionFn(beam.DoFn):
+    """Records → ``(partition dir, [(id, pickled record), ...])`` packs.
+
+    With ``hold`` (the global window) a pack fills across the bundle up to ``_PACK_RECORDS``;
+    otherwise each record is its own pack and keeps its window.
+    """
+
+    def __init__(self, partition_by: tuple[str, ...], hold: bool):
+        self._partition_by, self._hold = partition_by, hold
+
+    def start_bundle(self) -> None:
+        self._packs: dict[str, list[tuple[str, bytes]]] = {}
+
+    def process(self, record: Any) -> Any:
+        keys = self._partition_by
+        pdir = layout.partition_dir(keys, [getattr(record, k) for k in keys])
+        item = (record.id, pickle.dumps(record, pickle.HIGHEST_PROTOCOL))
+        if not self._hold:
+            yield pdir, [item]
+            return
+        pack = self._packs.setdefault(pdir, [])
+        pack.append(item)
+        if len(pack) >= _PACK_RECORDS:
+            del self._packs[pdir]
+            yield pdir, pack
+
+    def finish_bundle(self) -> Any:
+        packs, self._packs = self._packs, {}
+        for pdir in sorted(packs):
+            yield GlobalWindows.windowed_value_at_end_of_window((pdir, packs[pdir]))
+
+
 class _ShardFn(beam.DoFn):
-    """Keys each record by (partition dir, shard, shard count), deterministically from its id."""
+    """A pack of a partition → its records keyed by (partition dir, shard, shard count), the
+    shard chosen deterministically from each record's id."""
 
-    def __init__(self, partition_by: tuple[str, ...], max_records: int):
-        self._partition_by, self._max = partition_by, max_records
+    def __init__(self, max_records: int):
+        self._max = max_records
 
-    def process(self, keyed: tuple[str, Any], counts: Mapping[str, int]) -> Any:
-        pdir, record = keyed
+    def process(self, packed: tuple[str, list[Any]], counts: Mapping[str, int]) -> Any:
+        pdir, pack = packed
         shards = layout.shard_count(counts[pdir], self._max)
-        yield (pdir, stable_bucket(record.id, shards), shards), record
+        by_shard: dict[int, list[bytes]] = {}
+        for rid, pickled in pack:
+            by_shard.setdefault(stable_bucket(rid, shards), []).append(pickled)
+        for shard, pickles in sorted(by_shard.items()):
+            yield (pdir, shard, shards), pickles
 
 
 class _WriteShardFn(beam.DoFn):
@@ -80,8 +125,13 @@ class _WriteShardFn(beam.DoFn):
         self._schema = arrow_schema(self._type, self._exclude)
         self._progress = progress.tally(self._label, "out") if self._kind == "data" else None
 
-    def process(self, group: tuple[tuple[str, int, int], Any]) -> Any:
-        (pdir, shard, shards), records = group
+    def process(self, group: tuple[tuple[str, int, int], Iterable[list[bytes]]]) -> Any:
+        key, packs = group
+        yield self.write(key, (pickle.loads(p) for pack in packs for p in pack))
+
+    def write(self, key: tuple[str, int, int], records: Iterable[Any]) -> dict[str, Any]:
+        """Writes the records of part file ``key`` (partition dir, shard, shard count)."""
+        pdir, shard, shards = key
         rows = sorted((arrow_row(r, self._exclude) for r in records), key=lambda r: r["id"])
         tmp = FileSystems.join(self._base, TEMPORARY, f"{uuid.uuid4().hex}.parquet")
         _write_table(
@@ -91,7 +141,7 @@ class _WriteShardFn(beam.DoFn):
             self._written.inc(len(rows))
         if self._progress is not None:
             self._progress.n += len(rows)
-        yield {
+        return {
             "kind": self._kind,
             "partition": pdir,
             "path": layout.part_path(self._kind, pdir, shard, shards),
@@ -396,13 +446,6 @@ def build_manifest(
     }
 
 
-def _partition_fn(keys: tuple[str, ...]) -> Any:
-    def key(record: Any) -> tuple[str, Any]:
-        return layout.partition_dir(keys, [getattr(record, k) for k in keys]), record
-
-    return key
-
-
 def _leaves(pcoll: beam.PCollection) -> list[beam.PCollection]:
     """The PCollections a Flatten was made of (recursively), or the PCollection itself."""
     producer = pcoll.producer
@@ -546,15 +589,17 @@ class WriteCqiaParquet(beam.PTransform):
         written, plans = [], []
         for kind, (pcoll, rtype, keys) in kinds.items():
             label = kind.capitalize()
-            keyed = pcoll | f"{label}Partition" >> beam.Map(_partition_fn(keys))
+            packs = pcoll | f"{label}Partition" >> beam.ParDo(
+                _PackPartitionFn(keys, pcoll.windowing.is_default())
+            )
             counts = (
-                keyed
-                | f"{label}Ones" >> beam.Map(lambda kv: (kv[0], 1))
+                packs
+                | f"{label}PackSizes" >> beam.MapTuple(lambda pdir, pack: (pdir, len(pack)))
                 | f"{label}CountPerPartition" >> beam.CombinePerKey(sum)
             )
-            sharded = keyed | f"{label}Shard" >> beam.ParDo(
-                _ShardFn(keys, self._max), counts=beam.pvalue.AsDict(counts)
-            ).with_output_types(tuple[tuple[str, int, int], rtype])
+            sharded = packs | f"{label}Shard" >> beam.ParDo(
+                _ShardFn(self._max), counts=beam.pvalue.AsDict(counts)
+            )
             written.append(
                 sharded
                 | f"{label}GroupByShard" >> beam.GroupByKey()

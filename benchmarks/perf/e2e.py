@@ -225,8 +225,13 @@ def run_loop(input_glob: str, out: str, quality_model: str, workers: int = 1) ->
     for key, record in keyed.main:
         groups.setdefault(key, []).append(record)
     pick = dedup._PickFn("DedupExact", "DedupExact", de._keep, de._fields, False)
-    picked = loop.each(pick, groups.items(), "DedupExact")
-    exact = picked.main + keyed.tagged.get("unkeyed", [])
+    picked = _Collector()
+    for key, members in groups.items():
+        if key.startswith(dedup._UNKEYED):
+            picked.main += members
+        else:
+            picked.take(pick.pick_group(key, members))
+    exact = picked.main
     loop.finish("DedupExact", len(normalized), exact, picked)
 
     # DedupMinHash: signatures and LSH packs by the stage's own DoFns, buckets in a dict,
@@ -347,7 +352,7 @@ def write_loop(records: list[Any], loop: _Loop, out: str) -> None:
             for r in members:
                 by_shard.setdefault(stable_bucket(r.id, shards), []).append(r)
             for shard, group in by_shard.items():
-                files += list(writer.process(((pdir, shard, shards), group)))
+                files.append(writer.write((pdir, shard, shards), group))
     counts = [*loop.counts, (sink, "in", "", len(records))]
 
     # The dataset card's statistics (sinks._CardStats) and the run report's (ReportStats).

@@ -5,6 +5,7 @@ Each input carries a unique marker (``〔R0007〕``) in its title, so it can be 
 (the instruction), a rejected row (the record's JSON) or an error row (the element's JSON)."""
 
 import json
+import pickle
 import subprocess
 import sys
 from collections import Counter
@@ -166,7 +167,9 @@ def test_a_retried_write_bundle_leaves_one_file_per_shard(tmp_path):
     records = [r._replace(subset="baike") for r in records]
     write = sinks._WriteShardFn(str(out), "data", CqiaRecord, ("subset",), 100, "zstd", "Write")
     write.setup()
-    group = (("subset=baike", 0, 1), records)  # what the GroupByKey hands the writer
+    # What the GroupByKey hands the writer: packs of pickled records.
+    packs = [[pickle.dumps(r) for r in records[:2]], [pickle.dumps(r) for r in records[2:]]]
+    group = (("subset=baike", 0, 1), packs)
     first = list(write.process(group))  # the attempt whose bundle failed later
     second = list(write.process(group))  # the retry, committed
     assert first[0]["path"] == second[0]["path"] and first[0]["tmp"] != second[0]["tmp"]
