@@ -24,12 +24,56 @@ SHARDS = 1024
 FLUSH_ITEMS = 1 << 15
 
 
-class PackByShardFn(beam.DoFn):
-    """``(key, value)`` → ``(shard, (tag, [(key, value), ...]))``, the shard chosen by the key.
+class PackFn(beam.DoFn):
+    """Elements → ``(pack key, [item, ...])`` packs; subclasses say where each element goes
+    (``place``) and what a pack looks like on the way out (``emit``).
 
     With ``hold`` (the input is in the global window) items are held across the bundle and
-    emitted, one pack per shard, every ``FLUSH_ITEMS`` items and at the end of the bundle;
-    otherwise every item is its own pack and keeps its element's window.
+    emitted every ``FLUSH_ITEMS`` items, when a pack reaches ``max_pack`` and at the end of the
+    bundle; otherwise every item is its own pack and keeps its element's window.
+    """
+
+    def __init__(self, hold: bool, max_pack: int | None = None):
+        self._hold, self._max_pack = hold, max_pack
+
+    def place(self, element: Any) -> tuple[Any, Any]:
+        """``(pack key, item)`` of an element."""
+        raise NotImplementedError
+
+    def emit(self, key: Any, pack: list[Any]) -> Any:
+        return key, pack
+
+    def start_bundle(self) -> None:
+        self._packs: dict[Any, list[Any]] = {}
+        self._held = 0
+
+    def process(self, element: Any) -> Any:
+        key, item = self.place(element)
+        if not self._hold:
+            yield self.emit(key, [item])
+            return
+        pack = self._packs.setdefault(key, [])
+        pack.append(item)
+        self._held += 1
+        if self._max_pack and len(pack) >= self._max_pack:
+            del self._packs[key]
+            self._held -= len(pack)
+            yield self.emit(key, pack)
+        elif self._held >= FLUSH_ITEMS:
+            yield from self._flush()
+
+    def finish_bundle(self) -> Any:
+        for pack in self._flush():
+            yield GlobalWindows.windowed_value_at_end_of_window(pack)
+
+    def _flush(self) -> Any:
+        packs, self._packs, self._held = self._packs, {}, 0
+        for key in sorted(packs):
+            yield self.emit(key, packs[key])
+
+
+class PackByShardFn(PackFn):
+    """``(key, value)`` → ``(shard, (tag, [(key, value), ...]))``, the shard chosen by the key.
 
     Args:
         tag: names the packs' side of a join (readers tell their inputs apart by it).
@@ -40,32 +84,17 @@ class PackByShardFn(beam.DoFn):
     """
 
     def __init__(self, tag: str, hold: bool, shards: int = SHARDS, pickled: bool = False):
-        self._tag, self._hold, self._shards, self._pickled = tag, hold, shards, pickled
+        super().__init__(hold)
+        self._tag, self._shards, self._pickled = tag, shards, pickled
 
-    def start_bundle(self) -> None:
-        self._packs: dict[int, list[tuple[Any, Any]]] = {}
-        self._held = 0
-
-    def process(self, item: tuple[Any, Any]) -> Any:
+    def place(self, item: tuple[Any, Any]) -> tuple[int, tuple[Any, Any]]:
         shard = stable_bucket(str(item[0]), self._shards)
         if self._pickled:
             item = item[0], pickle.dumps(item[1], pickle.HIGHEST_PROTOCOL)
-        if not self._hold:
-            yield shard, (self._tag, [item])
-            return
-        self._packs.setdefault(shard, []).append(item)
-        self._held += 1
-        if self._held >= FLUSH_ITEMS:
-            yield from self._flush()
+        return shard, item
 
-    def finish_bundle(self) -> Any:
-        for pack in self._flush():
-            yield GlobalWindows.windowed_value_at_end_of_window(pack)
-
-    def _flush(self) -> Any:
-        packs, self._packs, self._held = self._packs, {}, 0
-        for shard in sorted(packs):
-            yield shard, (self._tag, packs[shard])
+    def emit(self, shard: int, pack: list[Any]) -> Any:
+        return shard, (self._tag, pack)
 
 
 def pack_by_shard(

@@ -74,11 +74,14 @@ class _PickFn(beam.DoFn):
     def process(self, shard: tuple[int, Iterable[Any]]) -> Any:
         _, packs = shard
         marks: dict[str, list[str]] = {}
-        for key, mark in _packs.items(packs, "mark"):
-            marks.setdefault(key, []).append(mark)
         sizes: dict[str, int] = {}
-        for key, _ in _packs.items(packs, "record"):
-            sizes[key] = sizes.get(key, 0) + 1
+        for tag, pack in packs:
+            if tag == "mark":
+                for key, mark in pack:
+                    marks.setdefault(key, []).append(mark)
+            else:
+                for key, _ in pack:
+                    sizes[key] = sizes.get(key, 0) + 1
         groups: dict[str, list[Any]] = {}
         for key, pickled in _packs.items(packs, "record"):
             if key.startswith(_UNKEYED):

@@ -312,8 +312,7 @@ class _RouteFn(beam.DoFn):
     under ``single:<shard>:<n>`` (in no component) or ``empty:<shard>:<n>`` (not compared).
 
     Labels and matches (few) are held; the shard's records stream past them. Records travel
-    pickled from ``IdRecord`` to here (and on to ``Pick``): bytes cost almost nothing to copy
-    through the shuffles, a record costs a pickling at each.
+    pickled from ``PackRecords`` to here and on to ``Pick``.
     """
 
     def __init__(self, stage: str, kind: str):
@@ -479,9 +478,7 @@ class DedupMinHash(beam.PTransform):
         texts = normalized[GOOD] | "IdText" >> beam.FlatMap(
             lambda t: [(t[0], t[1])] if t[1] else []
         )
-        by_id = normalized[GOOD] | "IdRecord" >> beam.Map(
-            lambda t: (t[0], pickle.dumps(t[2], pickle.HIGHEST_PROTOCOL))
-        )
+        by_id = normalized[GOOD] | "IdRecord" >> beam.Map(lambda t: (t[0], t[2]))
         keep_sigs = bool(self._index_out or self._against)
         signed = (
             texts
@@ -518,7 +515,7 @@ class DedupMinHash(beam.PTransform):
             )
         labels = edges | "Components" >> ConnectedComponents(self._max_rounds)
         to_join = [
-            _packs.pack_by_shard(by_id, "PackRecords", "record"),
+            _packs.pack_by_shard(by_id, "PackRecords", "record", pickled=True),
             _packs.pack_by_shard(labels, "PackLabels", "label"),
         ]
         if self._against:

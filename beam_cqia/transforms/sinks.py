@@ -20,6 +20,7 @@ import beam_cqia
 from beam_cqia import card, layout, progress, report_html
 from beam_cqia.records import ErrorRecord, Rejected, arrow_row, arrow_schema
 from beam_cqia.text.ids import stable_bucket
+from beam_cqia.transforms import _packs
 from beam_cqia.transforms._files import remove_hidden_temporaries, remove_tree
 from beam_cqia.transforms._report_stats import ReportStats
 from beam_cqia.transforms._stage import (
@@ -53,36 +54,18 @@ def _makedirs_for(path: str) -> None:
 _PACK_RECORDS = 1000
 
 
-class _PackPartitionFn(beam.DoFn):
-    """Records → ``(partition dir, [(id, pickled record), ...])`` packs.
-
-    With ``hold`` (the global window) a pack fills across the bundle up to ``_PACK_RECORDS``;
-    otherwise each record is its own pack and keeps its window.
-    """
+class _PackPartitionFn(_packs.PackFn):
+    """Records → ``(partition dir, [(id, pickled record), ...])`` packs of up to
+    ``_PACK_RECORDS``."""
 
     def __init__(self, partition_by: tuple[str, ...], hold: bool):
-        self._partition_by, self._hold = partition_by, hold
+        super().__init__(hold, max_pack=_PACK_RECORDS)
+        self._partition_by = partition_by
 
-    def start_bundle(self) -> None:
-        self._packs: dict[str, list[tuple[str, bytes]]] = {}
-
-    def process(self, record: Any) -> Any:
+    def place(self, record: Any) -> tuple[str, tuple[str, bytes]]:
         keys = self._partition_by
         pdir = layout.partition_dir(keys, [getattr(record, k) for k in keys])
-        item = (record.id, pickle.dumps(record, pickle.HIGHEST_PROTOCOL))
-        if not self._hold:
-            yield pdir, [item]
-            return
-        pack = self._packs.setdefault(pdir, [])
-        pack.append(item)
-        if len(pack) >= _PACK_RECORDS:
-            del self._packs[pdir]
-            yield pdir, pack
-
-    def finish_bundle(self) -> Any:
-        packs, self._packs = self._packs, {}
-        for pdir in sorted(packs):
-            yield GlobalWindows.windowed_value_at_end_of_window((pdir, packs[pdir]))
+        return pdir, (record.id, pickle.dumps(record, pickle.HIGHEST_PROTOCOL))
 
 
 class _ShardFn(beam.DoFn):
@@ -263,15 +246,14 @@ def _replace_file(base: str, name: str, data: bytes) -> None:
 
 
 class _HistogramFn(beam.CombineFn):
-    """Lengths -> ``card.length_summary`` of their ``{length: count}`` histogram (exact, and
+    """``{length: count}`` histograms -> ``card.length_summary`` of their sum (exact, and
     independent of how the runner splits and merges, unlike approximate quantiles)."""
 
     def create_accumulator(self) -> dict[int, int]:
         return {}
 
-    def add_input(self, acc: dict[int, int], length: int) -> dict[int, int]:
-        acc[length] = acc.get(length, 0) + 1
-        return acc
+    def add_input(self, acc: dict[int, int], histogram: Mapping[int, int]) -> dict[int, int]:
+        return self.merge_accumulators([acc, histogram])
 
     def merge_accumulators(self, accs: Any) -> dict[int, int]:
         out: dict[int, int] = {}
@@ -318,15 +300,6 @@ class _TopWithRestFn(beam.CombineFn):
             "other_values": values,
             "other_count": count,
         }
-
-
-class _MergeHistogramsFn(_HistogramFn):
-    """``{length: count}`` histograms → ``card.length_summary`` of their sum."""
-
-    def add_input(self, acc: dict[int, int], histogram: Mapping[int, int]) -> dict[int, int]:
-        for length, n in histogram.items():
-            acc[length] = acc.get(length, 0) + n
-        return acc
 
 
 class _CardPartialsFn(beam.DoFn):
@@ -394,7 +367,7 @@ class _CardStats(beam.PTransform):
         length_stats = (
             partials
             | "LengthParts" >> beam.FlatMap(of_kind("length"))
-            | "LengthHistograms" >> beam.CombinePerKey(_MergeHistogramsFn())
+            | "LengthHistograms" >> beam.CombinePerKey(_HistogramFn())
             | "TagLengths" >> beam.MapTuple(lambda key, s: ("length", key[0], key[1], s))
         )
         labels = (

@@ -355,28 +355,25 @@ def write_loop(records: list[Any], loop: _Loop, out: str) -> None:
                 files.append(writer.write((pdir, shard, shards), group))
     counts = [*loop.counts, (sink, "in", "", len(records))]
 
-    # The dataset card's statistics (sinks._CardStats) and the run report's (ReportStats).
+    # The dataset card's statistics (sinks._CardStats: one bundle's partials are the totals)
+    # and the run report's (ReportStats).
     fields = tuple(f for f in card.LENGTH_FIELDS if f in CqiaRecord._fields)
-    subsets: dict[str, int] = {}
-    hists: dict[Any, Any] = {}
-    labels: dict[Any, int] = {}
-    histogram = sinks._HistogramFn()
+    partials = sinks._CardPartialsFn(fields)
+    partials.start_bundle()
     for r in records:
-        subset = str(r.subset)
-        subsets[subset] = subsets.get(subset, 0) + 1
-        for field in fields:
-            n = len(str(getattr(r, field) or ""))
-            for key in ((subset, field), (None, field)):
-                acc = hists.setdefault(key, histogram.create_accumulator())
-                histogram.add_input(acc, n)
-        for kv in card.label_values(r):
-            labels[kv] = labels.get(kv, 0) + 1
-    stats: list[Any] = [("subset", s, n) for s, n in subsets.items()]
-    stats += [("length", k[0], k[1], histogram.extract_output(a)) for k, a in hists.items()]
+        partials.process(r)
+    stats: list[Any] = []
     tops: dict[str, Any] = {}
     top_fn = sinks._TopWithRestFn(card.TOP)
-    for (dist, value), n in labels.items():
-        tops[dist] = top_fn.add_input(tops.get(dist) or top_fn.create_accumulator(), (n, value))
+    for kind, key, value in (wv.value for wv in partials.finish_bundle()):
+        if kind == "subset":
+            stats.append(("subset", key, value))
+        elif kind == "length":
+            stats.append(("length", key[0], key[1], card.length_summary(value)))
+        else:
+            dist, label = key
+            acc = tops.get(dist) or top_fn.create_accumulator()
+            tops[dist] = top_fn.add_input(acc, (value, label))
     stats += [("labels", d, top_fn.extract_output(a)) for d, a in tops.items()]
 
     kept_fn = rs._ProfileFn(fields, False)

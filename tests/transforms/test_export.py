@@ -17,7 +17,7 @@ from beam_cqia.transforms import (
     stage_outputs,
 )
 from beam_cqia.transforms.export import json_line
-from tests.conftest import CORPORA, counters, new_pipeline
+from tests.conftest import CORPORA, counters, gcs_objects, new_pipeline
 from tests.factories import cqia_record
 
 REAL_FILE = CORPORA / "coig-cqia" / "ruozhiba" / "ruozhiba_ruozhiba.jsonl"
@@ -447,23 +447,12 @@ def test_chat_config_errors():
 # --- object stores -----------------------------------------------------------------------------
 
 
-def _gcs_files(prefix: str) -> dict[str, bytes]:
-    from apache_beam.io.filesystem import CompressionTypes
-    from apache_beam.io.filesystems import FileSystems
-
-    out = {}
-    for meta in FileSystems.match([f"{prefix}/**"])[0].metadata_list:
-        with FileSystems.open(meta.path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-            out[meta.path[len(prefix) + 1 :]] = fh.read()
-    return out
-
-
 def test_exports_on_gcs(gcs_emulator, tmp_path):
     base = "gs://cqia-test/release"
     records = [*_records(), cqia_record("u", subset="", output="无子集\u2028记录")]
     _run(records, ExportCqiaJsonl(f"{base}/jsonl"))
     _run(records, ExportChat(f"{base}/chat", format="sharegpt"))
-    files = _gcs_files(base)
+    files = gcs_objects(base)
     assert sorted(files) == [
         *(
             f"{kind}/{f}"
@@ -495,7 +484,7 @@ def test_exports_on_gcs(gcs_emulator, tmp_path):
     with FileSystems.create(f"{base}/jsonl/_temporary/half.jsonl") as fh:
         fh.write(b'{"instruction": "\xe5\x8d')
     _run([cqia_record("z0"), cqia_record("z1")], ExportCqiaJsonl(f"{base}/jsonl", num_shards=2))
-    again = _gcs_files(f"{base}/jsonl")
+    again = gcs_objects(f"{base}/jsonl")
     assert sorted(again) == [
         "_SUCCESS",
         "_manifest.json",
@@ -504,7 +493,7 @@ def test_exports_on_gcs(gcs_emulator, tmp_path):
     ]
     assert sum(len(_lines_of(again[f])) for f in again if f.endswith(".jsonl")) == 2
     assert json.loads(again["_manifest.json"])["records"] == 2
-    assert sorted(_gcs_files(f"{base}/chat")) == sorted(f[5:] for f in files if f[:5] == "chat/")
+    assert sorted(gcs_objects(f"{base}/chat")) == sorted(f[5:] for f in files if f[:5] == "chat/")
 
 
 def _lines_of(data: bytes) -> list[dict]:
