@@ -80,7 +80,7 @@ class _PickFn(beam.DoFn):
                 for key, mark in pack:
                     marks.setdefault(key, []).append(mark)
             else:
-                for key, _ in pack:
+                for key in _packs.pack_keys(pack):
                     sizes[key] = sizes.get(key, 0) + 1
         groups: dict[str, list[Any]] = {}
         for key, pickled in _packs.items(packs, "record"):

@@ -54,7 +54,7 @@ from beam_cqia.transforms.components import ConnectedComponents
 # with one more encoding and decoding of every record.
 _EMPTY = "empty:"
 _SINGLE = "single:"
-_CHUNK = 512  # records in no component travel to Pick in chunks of this many
+_CHUNK = 512  # records in no component travel to Pick in sealed chunks of this many
 
 
 class _NormalizeFn(beam.DoFn):
@@ -219,7 +219,7 @@ class _AttachTextsFn(beam.DoFn):
             return
         for node, text in _packs.items(packs, "text"):
             for edge in ends.pop(node, ()):  # pop: a repeated id gives its first text only
-                yield edge, (node, text)
+                yield edge, (node, pickle.loads(text))
 
 
 class _VerifyFn(beam.DoFn):
@@ -257,7 +257,7 @@ class _PickFn(beam.DoFn):
         if label.startswith((_SINGLE, _EMPTY)):  # chunks of records in no component
             counted = label.startswith(_EMPTY)  # when normalized
             for chunk in records:
-                for record in chunk:
+                for record in _packs.unseal(chunk):
                     if not counted:
                         self._passed.inc()
                     yield pickle.loads(record)
@@ -308,8 +308,9 @@ class _PickFn(beam.DoFn):
 
 class _RouteFn(beam.DoFn):
     """One shard of records, component labels and index matches → records matched to an index
-    are rejected; the others go on to ``Clusters`` under their component label, or, in chunks,
-    under ``single:<shard>:<n>`` (in no component) or ``empty:<shard>:<n>`` (not compared).
+    are rejected; the others go on to ``Clusters`` under their component label, or, in sealed
+    chunks, under ``single:<shard>:<n>`` (in no component) or ``empty:<shard>:<n>`` (not
+    compared).
 
     Labels and matches (few) are held; the shard's records stream past them. Records travel
     pickled from ``PackRecords`` to here and on to ``Pick``.
@@ -344,11 +345,11 @@ class _RouteFn(beam.DoFn):
                 prefix = _EMPTY if key.startswith(_EMPTY) else _SINGLE
                 alone[prefix].append(pickled)
                 if len(alone[prefix]) >= _CHUNK:
-                    yield f"{prefix}{number}:{chunks[prefix]}", alone[prefix]
+                    yield f"{prefix}{number}:{chunks[prefix]}", _packs.seal(alone[prefix])
                     alone[prefix], chunks[prefix] = [], chunks[prefix] + 1
         for prefix, chunk in alone.items():
             if chunk:
-                yield f"{prefix}{number}:{chunks[prefix]}", chunk
+                yield f"{prefix}{number}:{chunks[prefix]}", _packs.seal(chunk)
 
 
 class DedupMinHash(beam.PTransform):
@@ -501,7 +502,7 @@ class DedupMinHash(beam.PTransform):
             ends = edges | "EdgeEnds" >> beam.FlatMap(lambda e: [(e[0], e), (e[1], e)])
             edges = (
                 (
-                    _packs.pack_by_shard(texts, "PackTexts", "text"),
+                    _packs.pack_by_shard(texts, "PackTexts", "text", pickled=True),
                     _packs.pack_by_shard(ends, "PackEdgeEnds", "edge"),
                 )
                 | "FlattenTextsEnds" >> beam.Flatten()

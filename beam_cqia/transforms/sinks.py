@@ -1,11 +1,12 @@
 """Parquet sink: hive-partitioned data, rejected and error records, and the run manifest."""
 
+import itertools
 import json
 import logging
 import os
 import pickle
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import apache_beam as beam
@@ -49,13 +50,13 @@ def _makedirs_for(path: str) -> None:
 
 
 # Records cross the sink's two shuffles (waiting for the partition counts, then grouping by part
-# file) pickled and in packs of up to this many: one element per pack instead of per record, and
-# a pickling instead of a row coding at each step.
+# file) pickled and in sealed packs of up to this many: one element per pack instead of per
+# record, a pickling instead of a row coding at each step, and half the bytes.
 _PACK_RECORDS = 1000
 
 
 class _PackPartitionFn(_packs.PackFn):
-    """Records → ``(partition dir, [(id, pickled record), ...])`` packs of up to
+    """Records → ``(partition dir, ([id, ...], sealed pickled records))`` packs of up to
     ``_PACK_RECORDS``."""
 
     def __init__(self, partition_by: tuple[str, ...], hold: bool):
@@ -67,6 +68,9 @@ class _PackPartitionFn(_packs.PackFn):
         pdir = layout.partition_dir(keys, [getattr(record, k) for k in keys])
         return pdir, (record.id, pickle.dumps(record, pickle.HIGHEST_PROTOCOL))
 
+    def emit(self, pdir: str, pack: list[tuple[str, bytes]]) -> Any:
+        return pdir, _packs.seal_pack(pack)
+
 
 class _ShardFn(beam.DoFn):
     """A pack of a partition → its records keyed by (partition dir, shard, shard count), the
@@ -75,14 +79,17 @@ class _ShardFn(beam.DoFn):
     def __init__(self, max_records: int):
         self._max = max_records
 
-    def process(self, packed: tuple[str, list[Any]], counts: Mapping[str, int]) -> Any:
+    def process(self, packed: tuple[str, Any], counts: Mapping[str, int]) -> Any:
         pdir, pack = packed
         shards = layout.shard_count(counts[pdir], self._max)
-        by_shard: dict[int, list[bytes]] = {}
-        for rid, pickled in pack:
-            by_shard.setdefault(stable_bucket(rid, shards), []).append(pickled)
-        for shard, pickles in sorted(by_shard.items()):
-            yield (pdir, shard, shards), pickles
+        if shards == 1:
+            yield (pdir, 0, 1), pack
+            return
+        by_shard: dict[int, list[tuple[str, bytes]]] = {}
+        for rid, pickled in _packs.unpack(pack):
+            by_shard.setdefault(stable_bucket(rid, shards), []).append((rid, pickled))
+        for shard, items in sorted(by_shard.items()):
+            yield (pdir, shard, shards), _packs.seal_pack(items)
 
 
 class _WriteShardFn(beam.DoFn):
@@ -108,39 +115,61 @@ class _WriteShardFn(beam.DoFn):
         self._schema = arrow_schema(self._type, self._exclude)
         self._progress = progress.tally(self._label, "out") if self._kind == "data" else None
 
-    def process(self, group: tuple[tuple[str, int, int], Iterable[list[bytes]]]) -> Any:
+    def process(self, group: tuple[tuple[str, int, int], Iterable[Any]]) -> Any:
         key, packs = group
-        yield self.write(key, (pickle.loads(p) for pack in packs for p in pack))
+        # Held pickled (compact) and sorted by id; records are unpickled a row group at a time.
+        items = sorted((i for pack in packs for i in _packs.unpack(pack)), key=lambda i: i[0])
+        yield self._write(key, (pickle.loads(pickled) for _, pickled in items))
 
     def write(self, key: tuple[str, int, int], records: Iterable[Any]) -> dict[str, Any]:
         """Writes the records of part file ``key`` (partition dir, shard, shard count)."""
+        return self._write(key, sorted(records, key=lambda r: r.id))
+
+    def _write(self, key: tuple[str, int, int], records: Iterator[Any]) -> dict[str, Any]:
         pdir, shard, shards = key
-        rows = sorted((arrow_row(r, self._exclude) for r in records), key=lambda r: r["id"])
         tmp = FileSystems.join(self._base, TEMPORARY, f"{uuid.uuid4().hex}.parquet")
-        _write_table(
-            tmp, pa.Table.from_pylist(rows, schema=self._schema), self._rg, self._compression
+        n = _write_row_groups(
+            tmp,
+            self._schema,
+            ([arrow_row(r, self._exclude) for r in group] for group in _chunks(records, self._rg)),
+            self._compression,
         )
         if self._written is not None:
-            self._written.inc(len(rows))
+            self._written.inc(n)
         if self._progress is not None:
-            self._progress.n += len(rows)
+            self._progress.n += n
         return {
             "kind": self._kind,
             "partition": pdir,
             "path": layout.part_path(self._kind, pdir, shard, shards),
             "tmp": tmp,
-            "records": len(rows),
+            "records": n,
         }
 
 
-def _write_table(path: str, table: pa.Table, row_group_rows: int, compression: str) -> None:
-    with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-        pq.write_table(
-            table,
-            fh,
-            row_group_size=row_group_rows,
-            compression=None if compression == "none" else compression,
-        )
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(items)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
+
+
+def _write_row_groups(
+    path: str, schema: pa.Schema, row_groups: Iterable[list[dict[str, Any]]], compression: str
+) -> int:
+    """Writes each list of rows as one row group (the bytes ``pq.write_table`` gives the rows
+    with ``row_group_size`` the groups' size); returns the number of rows."""
+    n = 0
+    codec = None if compression == "none" else compression
+    with (
+        FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh,
+        pq.ParquetWriter(fh, schema, compression=codec) as writer,
+    ):
+        for rows in row_groups:
+            writer.write_table(pa.Table.from_pylist(rows, schema=schema), row_group_size=len(rows))
+            n += len(rows)
+        if not n:
+            writer.write_table(schema.empty_table())
+    return n
 
 
 class _FinalizeFn(beam.DoFn):
@@ -187,11 +216,8 @@ class _FinalizeFn(beam.DoFn):
                 if rel not in by_path:
                     tmp = FileSystems.join(base, TEMPORARY, f"{uuid.uuid4().hex}.parquet")
                     record_type, exclude = self._schemas[kind]
-                    _write_table(
-                        tmp,
-                        arrow_schema(record_type, exclude).empty_table(),
-                        self._rg,
-                        self._compression,
+                    _write_row_groups(
+                        tmp, arrow_schema(record_type, exclude), [], self._compression
                     )
                     by_path[rel] = {
                         "kind": kind,
@@ -613,7 +639,7 @@ class WriteCqiaParquet(beam.PTransform):
             )
             counts = (
                 packs
-                | f"{label}PackSizes" >> beam.MapTuple(lambda pdir, pack: (pdir, len(pack)))
+                | f"{label}PackSizes" >> beam.MapTuple(lambda pdir, pack: (pdir, len(pack[0])))
                 | f"{label}CountPerPartition" >> beam.CombinePerKey(sum)
             )
             sharded = packs | f"{label}Shard" >> beam.ParDo(

@@ -27,6 +27,7 @@ from beam_cqia.transforms import (
     ScoreQuality,
     TagSchema,
     WriteCqiaParquet,
+    _packs,
     ingest,
     quality,
     rebuild,
@@ -167,8 +168,11 @@ def test_a_retried_write_bundle_leaves_one_file_per_shard(tmp_path):
     records = [r._replace(subset="baike") for r in records]
     write = sinks._WriteShardFn(str(out), "data", CqiaRecord, ("subset",), 100, "zstd", "Write")
     write.setup()
-    # What the GroupByKey hands the writer: packs of pickled records.
-    packs = [[pickle.dumps(r) for r in records[:2]], [pickle.dumps(r) for r in records[2:]]]
+    # What the GroupByKey hands the writer: sealed packs of pickled records.
+    packs = [
+        _packs.seal_pack([(r.id, pickle.dumps(r)) for r in records[:2]]),
+        _packs.seal_pack([(r.id, pickle.dumps(r)) for r in records[2:]]),
+    ]
     group = (("subset=baike", 0, 1), packs)
     first = list(write.process(group))  # the attempt whose bundle failed later
     second = list(write.process(group))  # the retry, committed
@@ -226,16 +230,17 @@ from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from beam_cqia.transforms import sinks
 from tests.reliability.test_faults import build_short
 
-real = sinks._write_table
+real = sinks._write_row_groups
 written = []
 
-def dying(path, table, *args):
-    real(path, table, *args)
+def dying(path, *args):
+    n = real(path, *args)
     written.append(path)
     if len(written) == 2:  # two part files written to _temporary/, then the process dies
         os._exit(9)
+    return n
 
-sinks._write_table = dying
+sinks._write_row_groups = dying
 with beam.Pipeline(runner=FnApiRunner()) as p:
     build_short(p, sys.argv[1], sys.argv[2])
 """

@@ -4,6 +4,7 @@ flushes, and in windows where nothing is held across elements, the outputs are t
 import collections
 import pickle
 import random
+from pathlib import Path
 
 import apache_beam as beam
 import pyarrow.dataset as ds
@@ -126,11 +127,58 @@ def test_pack_by_shard_emits_every_item_once_in_its_shard(monkeypatch, hold):
     seen = []
     for shard, (tag, pack) in out:
         assert tag == "t" and pack
-        assert all(stable_bucket(k, 8) == shard for k, _ in pack)
-        seen += [(k, pickle.loads(v)["n"]) for k, v in pack]
+        assert isinstance(pack[1], bytes)  # sealed
+        assert all(stable_bucket(k, 8) == shard for k in _packs.pack_keys(pack))
+        seen += [(k, pickle.loads(v)["n"]) for k, v in _packs.unpack(pack)]
     assert sorted(seen) == sorted((k, v["n"]) for k, v in items)
     if hold:
         assert len(out) < 100  # items shared packs
     else:
         assert len(out) == 100  # one pack per item, in its element's window
     assert list(_packs.items([s[1] for s in out], "other")) == []
+
+
+def test_sealed_packs_round_trip_and_take_less_room():
+    records = _corpus()
+    pack = [(r.id, pickle.dumps(r, pickle.HIGHEST_PROTOCOL)) for r in records]
+    sealed = _packs.seal_pack(pack)
+    assert _packs.pack_keys(sealed) == [r.id for r in records]
+    assert list(_packs.unpack(sealed)) == pack
+    assert [pickle.loads(v) for _, v in _packs.unpack(sealed)] == records
+    # repeated sentences: the pack shrinks far below its pickled size
+    assert len(sealed[1]) < 0.5 * sum(len(v) for _, v in pack)
+    # plain (unsealed) packs read the same way
+    assert list(_packs.unpack(pack)) == pack and _packs.pack_keys(pack) == sealed[0]
+    assert _packs.unseal(_packs.seal([])) == []
+
+
+def test_part_writer_streams_row_groups_with_pq_write_table_bytes(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from beam_cqia.records import arrow_row, arrow_schema
+
+    records = _corpus()
+    exclude = ("subset",)
+    writer = sinks._WriteShardFn(str(tmp_path), "data", CqiaRecord, exclude, 7, "zstd", "Write")
+    writer.setup()
+    # two sealed packs, out of id order, as the GroupByKey hands them to the writer
+    shuffled = random.Random(3).sample(records, len(records))
+    packs = [
+        _packs.seal_pack([(r.id, pickle.dumps(r)) for r in shuffled[:25]]),
+        _packs.seal_pack([(r.id, pickle.dumps(r)) for r in shuffled[25:]]),
+    ]
+    (written,) = writer.process((("subset=zhihu", 0, 1), packs))
+    assert written["records"] == len(records)
+    got = pq.ParquetFile(written["tmp"])
+    assert got.metadata.num_row_groups == -(-len(records) // 7)
+    assert got.read().column("id").to_pylist() == sorted(r.id for r in records)
+    # the same bytes as writing the whole sorted table at once
+    rows = sorted((arrow_row(r, exclude) for r in records), key=lambda r: r["id"])
+    whole = tmp_path / "whole.parquet"
+    table = pa.Table.from_pylist(rows, schema=arrow_schema(CqiaRecord, exclude))
+    pq.write_table(table, whole, row_group_size=7, compression="zstd")
+    assert Path(written["tmp"]).read_bytes() == whole.read_bytes()
+    # no records: a file with the schema and no rows
+    (empty,) = writer.process((("subset=zhihu", 1, 2), []))
+    assert empty["records"] == 0 and pq.read_table(empty["tmp"]).num_rows == 0
