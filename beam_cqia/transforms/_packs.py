@@ -11,7 +11,7 @@ stream the large one.
 """
 
 import pickle
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import apache_beam as beam
@@ -68,12 +68,11 @@ class PackFn(beam.DoFn):
     bundle; otherwise every item is its own pack and keeps its element's window.
     """
 
+    # ``(pack key, item)`` of an element; every subclass defines it.
+    place: Callable[[Any], tuple[Any, Any]]
+
     def __init__(self, hold: bool, max_pack: int | None = None):
         self._hold, self._max_pack = hold, max_pack
-
-    def place(self, element: Any) -> tuple[Any, Any]:
-        """``(pack key, item)`` of an element."""
-        raise NotImplementedError
 
     def emit(self, key: Any, pack: list[Any]) -> Any:
         return key, pack
