@@ -13,6 +13,7 @@ import numpy as np
 import regex
 
 from beam_cqia.text import pii as piimod
+from beam_cqia.text.script import TraditionalGate
 
 # Line and paragraph separators that must become "\n": \v, \f, NEL, LINE/PARAGRAPH SEPARATOR.
 _LINE_BREAKS = regex.compile(r"\r\n|[\r\v\f\x85\u2028\u2029]")
@@ -371,6 +372,33 @@ def remove_emoji(text: str) -> tuple[str, int]:
     return _outside_code(text, lambda part: _EMOJI.subn("", part))
 
 
+# Seven ASCII digits in a row, a hyphen allowed between two: pii's digit chain, in text that holds
+# no space and nothing but ASCII.
+_ASCII_DIGIT_CHAIN = re.compile("[0-9](?:-?[0-9]){6}")
+
+
+def is_inert(text: str, t2s: Callable[[str], str] | None = None) -> bool:
+    """True when :func:`normalize` with ``urls="keep"`` returns ``text`` as it is and counts
+    nothing, whatever its other options: printable ASCII without spaces, "@" or a chain of
+    seven digits (identifiers, counts, hashes, domains) holds no control, full-width letter,
+    boilerplate word, emoji, personal data or whitespace to clean, and ``t2s`` (a
+    :class:`~beam_cqia.text.script.TraditionalGate`, or any converter that returns it as it is)
+    leaves it alone."""
+    return (
+        isinstance(text, str)
+        and text.isascii()
+        and text.isprintable()
+        and " " not in text
+        and "@" not in text
+        and (len(text) < 7 or _ASCII_DIGIT_CHAIN.search(text) is None)
+        and (
+            t2s is None
+            or (isinstance(t2s, TraditionalGate) and not t2s.touches_ascii)
+            or t2s(text) == text
+        )
+    )
+
+
 def normalize(
     text: str,
     t2s: Callable[[str], str] | None = None,
@@ -403,6 +431,8 @@ def normalize(
     """
     if emoji not in EMOJI_POLICIES:
         raise ValueError(f"unknown emoji policy {emoji!r}; use one of {list(EMOJI_POLICIES)}")
+    if not isinstance(text, str):
+        raise TypeError(f"normalize() takes a str, not {type(text).__name__}")
     if text == "":
         # Every step leaves "" as it is; only the option checks of the steps remain.
         if pii != "keep" and pii_kinds:
@@ -411,6 +441,10 @@ def normalize(
             handle_urls(text, urls)
         if pii == "keep" and pii_kinds:
             piimod.scrub(text, "keep", pii_kinds)
+        return Normalized(text, 0, 0, 0, 0, 0, {}, 0)
+    if urls == "keep" and is_inert(text, t2s):
+        if pii_kinds:  # the option checks the steps below would make
+            piimod.checked_kinds(pii, pii_kinds)
         return Normalized(text, 0, 0, 0, 0, 0, {}, 0)
     # The characters the first three steps act on, found in one scan. The steps before
     # fullwidth_to_halfwidth only remove characters or add "\\", letters and "\n", so what is

@@ -46,6 +46,8 @@ class TraditionalGate:
         # table indexed by the code points of the whole text at ~260 MB/s (measured on COIG-CQIA
         # outputs), but costs a few microseconds per call, so short texts use the set.
         self._set = frozenset(self.chars)
+        # Whether any ASCII text could be converted (never, with the computed characters).
+        self.touches_ascii = any(c.isascii() for c in self._set)
         self._table = np.zeros(0x110000, np.bool_)
         self._table[[ord(c) for c in self._set]] = True
 

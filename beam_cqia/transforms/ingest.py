@@ -429,15 +429,15 @@ class _NormalizeFn(beam.DoFn):
         self._seen.inc()
         policy = self._by_source.get(getattr(record, "source", None), self._base)
         t2s = self._converters.get((policy.opencc, policy.only_traditional))
-        fields = self._fields or _text_fields(record)
         changes: dict[str, Any] = {}
-        totals = dict.fromkeys(_TOTALS, 0)
+        # The counts of _TOTALS, in its order (Normalized's fields 1-5 and 7).
+        t2s_chars = control = width = lines = urls = emoji = 0
         found: dict[str, int] = {}
-        for field in fields:
+        for field in self._fields or _text_fields(record):
             value = getattr(record, field)
             if not value:
                 continue
-            result = textnorm.normalize(
+            text, n_t2s, n_control, n_width, n_lines, n_urls, pii, n_emoji = textnorm.normalize(
                 value,
                 t2s,
                 policy.fullwidth,
@@ -447,17 +447,24 @@ class _NormalizeFn(beam.DoFn):
                 pii_kinds=policy.pii_kinds,
                 emoji=policy.emoji,
             )
-            if result.text != value:
-                changes[field] = result.text
-            for key in _TOTALS:
-                totals[key] += getattr(result, key)
-            for kind, n in result.pii.items():
+            if text != value:
+                changes[field] = text
+            t2s_chars += n_t2s
+            control += n_control
+            width += n_width
+            lines += n_lines
+            urls += n_urls
+            emoji += n_emoji
+            for kind, n in pii.items():
                 found[kind] = found.get(kind, 0) + n
+        totals = dict(zip(_TOTALS, (t2s_chars, control, width, lines, urls, emoji), strict=True))
         if self._meta and getattr(record, "meta", None):
             meta = {}
             changed = 0
             for key, value in record.meta.items():
-                if value == "":  # normalize() returns "" and counts nothing (policies are checked)
+                # Empty and inert values (ids, counts, hashes, domains) come out of normalize() as
+                # they are, with nothing counted, and its options were checked at construction.
+                if textnorm.is_inert(value, t2s):
                     meta[key] = value
                     continue
                 # Templates put meta values (tags, authors, categories) in instructions, outputs
@@ -474,10 +481,12 @@ class _NormalizeFn(beam.DoFn):
             totals["meta_chars"] = changed
             if changed:
                 changes["meta"] = meta
-        totals.update({f"pii.{k}": v for k, v in sorted(found.items())})
+        if found:
+            totals.update({f"pii.{k}": v for k, v in sorted(found.items())})
         if hasattr(record, "signals"):
             signals = dict(record.signals or {})
-            signals.update({f"norm.{k}": float(v) for k, v in totals.items()})
+            for key, value in totals.items():
+                signals[_SIGNAL_NAMES.get(key) or f"norm.{key}"] = float(value)
             changes["signals"] = signals
         if hasattr(record, "lineage"):
             note = ",".join(f"{k}={v}" for k, v in totals.items() if v)
@@ -486,8 +495,19 @@ class _NormalizeFn(beam.DoFn):
         yield replace_fields(record, **changes) if changes else record
 
 
+_SIGNAL_NAMES = {key: f"norm.{key}" for key in (*_TOTALS, "meta_chars")}
+_FIELDS_OF: dict[type, tuple[str, ...]] = {}
+
+
 def _text_fields(record: Any) -> tuple[str, ...]:
-    return tuple(f for f in text_fields_of(record) if hasattr(record, f))
+    """The text fields a record has (cached per NamedTuple type; a Row is looked at each time)."""
+    kind = type(record)
+    fields = _FIELDS_OF.get(kind)
+    if fields is None:
+        fields = tuple(f for f in text_fields_of(record) if hasattr(record, f))
+        if hasattr(kind, "_fields"):
+            _FIELDS_OF[kind] = fields
+    return fields
 
 
 class NormalizeText(beam.PTransform):

@@ -564,6 +564,97 @@ def test_every_digit_match_lies_in_a_long_enough_chain(kind, text):
         assert max(_chains(match.group())) >= pii._MIN_CHAIN[kind], match.group()
 
 
+# ASCII identifiers, counts, hashes, domains, URLs, e-mails, digit runs, fences: what meta values
+# hold, and the edges of the inert fast path (a space, an "@", a seventh digit, a control).
+_ASCII_TOKEN = st.one_of(
+    st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=127), max_size=8),
+    st.text(alphabet=st.sampled_from([*"0123456789-"]), min_size=1, max_size=12),
+    st.sampled_from(
+        ["sha1:370d4b78af", "bbs87.example.cn", "https://a.cn/x", "a@b.cn", "```", "~~~", "\\t"]
+    ),
+)
+ascii_text = st.lists(_ASCII_TOKEN, max_size=6).map("".join)
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(
+    ascii_text,
+    st.sampled_from(sorted(_CONVERTERS)),
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from(norm.URL_POLICIES),
+    st.sampled_from(pii.POLICIES),
+    st.sampled_from(_KIND_SETS),
+    st.sampled_from(norm.EMOJI_POLICIES),
+)
+@example("406", "gate", True, True, "keep", "mask", pii.KINDS, "keep")
+@example("123456", "none", True, True, "keep", "mask", pii.KINDS, "keep")
+@example("1234567", "none", True, True, "keep", "keep", pii.KINDS, "keep")
+@example("138-1234-5678", "none", True, True, "keep", "mask", pii.KINDS, "keep")
+@example("```", "none", True, True, "keep", "mask", pii.KINDS, "keep")
+@example("https://a.cn/x", "none", True, True, "remove", "mask", pii.KINDS, "keep")
+def test_ascii_text_equals_the_reference(
+    text, converter, fullwidth, boilerplate, urls, pii_policy, kinds, emoji
+):
+    t2s = _gate() if converter == "gate" else _CONVERTERS[converter]
+    options = {"urls": urls, "pii": pii_policy, "pii_kinds": kinds, "emoji": emoji}
+    args = (text, t2s, fullwidth, boilerplate)
+    result = _outcome(norm.normalize, *args, **options)
+    assert result == _outcome(ref_normalize, *args, **options)
+    if urls == "keep" and norm.is_inert(text, t2s):
+        assert result == ("returned", norm.Normalized(text, 0, 0, 0, 0, 0, {}, 0))
+
+
+@pytest.mark.parametrize(
+    ("text", "inert"),
+    [
+        ("406", True),
+        ("sha1:370d4b78af48ba0ade43b303f62ac6d2480a1573", True),
+        ("bbs87.example.cn", True),
+        ("123456", True),
+        ("12-34-56", True),
+        ("1234567", False),  # a landline's digits
+        ("123-4567", False),
+        ("a@b.cn", False),
+        ("a b", False),
+        ("a\\tb", True),  # a backslash and a t
+        ("a\tb", False),
+        ("a\x1cb", False),
+        ("中文", False),
+        ("ＡＢ", False),
+        ("", True),
+    ],
+)
+def test_is_inert_marks_what_no_step_can_change(text, inert):
+    assert norm.is_inert(text, _gate()) is inert
+    if inert:
+        for pii_policy in pii.POLICIES:
+            assert ref_normalize(text, _T2S, pii=pii_policy, emoji="remove") == norm.Normalized(
+                text, 0, 0, 0, 0, 0, {}, 0
+            )
+
+
+def test_is_inert_asks_a_converter_that_could_touch_ascii():
+    from beam_cqia.text.script import TraditionalGate
+
+    assert not _gate().touches_ascii
+    upper = TraditionalGate(str.upper, chars="abc")
+    assert upper.touches_ascii
+    assert not norm.is_inert("abc", upper) and norm.is_inert("xyz", upper)
+    assert not norm.is_inert("abc", str.upper) and norm.is_inert("ABC", str.upper)
+    assert norm.normalize("abc", upper).text == "ABC"
+
+
+def test_inert_text_still_checks_the_options():
+    with pytest.raises(ValueError, match="unknown PII kinds"):
+        norm.normalize("406", pii="mask", pii_kinds=("phone",))
+    with pytest.raises(ValueError, match="unknown PII policy"):
+        norm.normalize("406", pii="bogus")
+    with pytest.raises(ValueError, match="emoji"):
+        norm.normalize("406", emoji="bogus")
+    assert norm.normalize("406", pii="bogus", pii_kinds=()).text == "406"
+
+
 # --- the tables the fast paths rely on -------------------------------------------------------
 
 
@@ -705,11 +796,12 @@ def _dofn():
 @given(
     st.dictionaries(
         st.sampled_from(["tag", "uid", "qid", "votes", "author", "digest"]),
-        st.one_of(st.just(""), adversarial),
+        st.one_of(st.just(""), adversarial, ascii_text),
         max_size=6,
     )
 )
 @example({"tag": "", "uid": "13812345678", "author": "臺灣 13812345678"})
+@example({"votes": "406", "digest": "sha1:370d4b78af", "tag": "13812345678", "qid": "a@b.cn"})
 def test_dofn_normalizes_meta_values_as_before(meta):
     """The DoFn no longer calls normalize() on empty meta values: the record comes out as when
     every value went through the reference."""
