@@ -88,9 +88,12 @@ def versions() -> dict[str, str]:
 # --- timing -------------------------------------------------------------------------------
 
 
-def measure(tools: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
-    """Median CPU seconds of one call of each tool, round-robin with the order rotated."""
-    return bench_signals.measure(tools, repeats, min_seconds=0.3)
+def measure(
+    tools: dict[str, Callable[[], Any]], repeats: int, min_seconds: float = 0.3
+) -> dict[str, float]:
+    """Median CPU seconds of one call of each tool, round-robin with the order rotated (each
+    timing repeats the call until it lasts ``min_seconds``)."""
+    return bench_signals.measure(tools, repeats, min_seconds=min_seconds)
 
 
 def mb(texts: list[str]) -> float:
