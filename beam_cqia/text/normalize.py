@@ -372,16 +372,19 @@ def remove_emoji(text: str) -> tuple[str, int]:
     return _outside_code(text, lambda part: _EMOJI.subn("", part))
 
 
-# Seven ASCII digits in a row, a hyphen allowed between two: pii's digit chain, in text that holds
-# no space and nothing but ASCII.
-_ASCII_DIGIT_CHAIN = re.compile("[0-9](?:-?[0-9]){6}")
+# What personal data needs in printable ASCII without a space or "@": eleven digits in a row, a
+# hyphen allowed between two (a mobile number's digits; ID and card numbers have more), or an
+# area code's ")" or "-" before seven digits, the first 2-9 (a landline). Hashes and ids often
+# hold shorter runs of digits.
+_ASCII_PII_HINT = re.compile("[0-9](?:-?[0-9]){10}|[)-][2-9][0-9]{6}")
 
 
 def is_inert(text: str, t2s: Callable[[str], str] | None = None) -> bool:
     """True when :func:`normalize` with ``urls="keep"`` returns ``text`` as it is and counts
-    nothing, whatever its other options: printable ASCII without spaces, "@" or a chain of
-    seven digits (identifiers, counts, hashes, domains) holds no control, full-width letter,
-    boilerplate word, emoji, personal data or whitespace to clean, and ``t2s`` (a
+    nothing, whatever its other options: printable ASCII without spaces, "@", eleven chained
+    digits or a landline's seven after ")" or "-" (identifiers, counts, hashes, domains) holds no
+    control, full-width letter, boilerplate word, emoji, personal data or whitespace to clean,
+    and ``t2s`` (a
     :class:`~beam_cqia.text.script.TraditionalGate`, or any converter that returns it as it is)
     leaves it alone."""
     return (
@@ -390,13 +393,27 @@ def is_inert(text: str, t2s: Callable[[str], str] | None = None) -> bool:
         and text.isprintable()
         and " " not in text
         and "@" not in text
-        and (len(text) < 7 or _ASCII_DIGIT_CHAIN.search(text) is None)
+        and (len(text) < 8 or _ASCII_PII_HINT.search(text) is None)
         and (
             t2s is None
             or (isinstance(t2s, TraditionalGate) and not t2s.touches_ascii)
             or t2s(text) == text
         )
     )
+
+
+def all_inert(texts: list[str], t2s: Callable[[str], str] | None = None) -> bool:
+    """True when :func:`is_inert` holds for every text, checked in one scan of the texts joined
+    by "|" when ``t2s`` is None or a Traditional gate that touches no ASCII (the joined text has
+    a character the texts lack, a printable ASCII one that is no digit, ")", "-", space or "@", so
+    it is inert exactly when they all are); any other converter is asked about each text."""
+    if t2s is not None and not (isinstance(t2s, TraditionalGate) and not t2s.touches_ascii):
+        return all(is_inert(text, t2s) for text in texts)
+    try:
+        joined = "|".join(texts)
+    except TypeError:  # a text that is no str is not inert
+        return False
+    return is_inert(joined)
 
 
 def normalize(

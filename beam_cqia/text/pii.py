@@ -71,7 +71,14 @@ def luhn_ok(digits: str) -> bool:
 
 def _card(match: str) -> bool:
     digits = match.replace(" ", "").replace("-", "")
-    return 16 <= len(digits) <= 19 and digits.startswith(_CARD_PREFIXES) and luhn_ok(digits)
+    # ``regex``'s \d knows digits of a newer Unicode than int() does (Kawi, U+11F50...): a number
+    # holding one is no card, where luhn_ok would raise.
+    return (
+        16 <= len(digits) <= 19
+        and digits.startswith(_CARD_PREFIXES)
+        and digits.isdecimal()
+        and luhn_ok(digits)
+    )
 
 
 _DETECTORS: dict[str, tuple[regex.Pattern, Callable[[str], bool] | None]] = {

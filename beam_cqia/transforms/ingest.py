@@ -458,29 +458,9 @@ class _NormalizeFn(beam.DoFn):
             for kind, n in pii.items():
                 found[kind] = found.get(kind, 0) + n
         totals = dict(zip(_TOTALS, (t2s_chars, control, width, lines, urls, emoji), strict=True))
-        if self._meta and getattr(record, "meta", None):
-            meta = {}
-            changed = 0
-            for key, value in record.meta.items():
-                # Empty and inert values (ids, counts, hashes, domains) come out of normalize() as
-                # they are, with nothing counted, and its options were checked at construction.
-                if textnorm.is_inert(value, t2s):
-                    meta[key] = value
-                    continue
-                # Templates put meta values (tags, authors, categories) in instructions, outputs
-                # and ``metadata``: personal data there is masked too, except in identifiers,
-                # which it would corrupt (an 11-digit id is not a phone number).
-                kinds = () if key.lower().endswith("id") else policy.pii_kinds
-                result = textnorm.normalize(
-                    value, t2s, policy.fullwidth, False, pii=policy.pii, pii_kinds=kinds
-                )
-                changed += textnorm.count_changed_chars(value, result.text)
-                meta[key] = result.text
-                for kind, n in result.pii.items():
-                    found[kind] = found.get(kind, 0) + n
-            totals["meta_chars"] = changed
-            if changed:
-                changes["meta"] = meta
+        meta = getattr(record, "meta", None) if self._meta else None
+        if meta:
+            totals["meta_chars"] = self._normalize_meta(meta, policy, t2s, changes, found)
         if found:
             totals.update({f"pii.{k}": v for k, v in sorted(found.items())})
         if hasattr(record, "signals"):
@@ -493,6 +473,44 @@ class _NormalizeFn(beam.DoFn):
             changes["lineage"] = [*record.lineage, f"{self._stage}:{note}" if note else self._stage]
         self._passed.inc()
         yield replace_fields(record, **changes) if changes else record
+
+    @staticmethod
+    def _normalize_meta(
+        meta: Mapping[str, str],
+        policy: NormalizePolicy,
+        t2s: Any,
+        changes: dict[str, Any],
+        found: dict[str, int],
+    ) -> int:
+        """Normalizes the meta values (``changes["meta"]`` when one changed, personal data added
+        to ``found``); returns the number of characters changed."""
+        values = [value for value in meta.values() if value != ""]
+        # Most meta values are ids, counts, hashes and domains, which normalize() returns as they
+        # are with nothing counted (its options were checked at construction): one check for all.
+        if not values or textnorm.all_inert(values, t2s):
+            return 0
+        new: dict[str, str] | None = None
+        changed = 0
+        for key, value in meta.items():
+            if value == "" or textnorm.is_inert(value, t2s):
+                continue
+            # Templates put meta values (tags, authors, categories) in instructions, outputs and
+            # ``metadata``: personal data there is masked too, except in identifiers, which it
+            # would corrupt (an 11-digit id is not a phone number).
+            kinds = () if key.lower().endswith("id") else policy.pii_kinds
+            result = textnorm.normalize(
+                value, t2s, policy.fullwidth, False, pii=policy.pii, pii_kinds=kinds
+            )
+            for kind, n in result.pii.items():
+                found[kind] = found.get(kind, 0) + n
+            if result.text != value:
+                changed += textnorm.count_changed_chars(value, result.text)
+                if new is None:
+                    new = dict(meta)
+                new[key] = result.text
+        if new is not None:
+            changes["meta"] = new
+        return changed
 
 
 _SIGNAL_NAMES = {key: f"norm.{key}" for key in (*_TOTALS, "meta_chars")}

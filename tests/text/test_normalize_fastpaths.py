@@ -427,12 +427,26 @@ pii_heavy = st.lists(
 ).map("".join)
 
 # ASCII identifiers, counts, hashes, domains, URLs, e-mails, digit runs, fences: what meta values
-# hold, and the edges of the inert fast path (a space, an "@", a seventh digit, a control).
+# hold, and the edges of the inert fast path (a space, an "@", an eleventh chained digit, an area
+# code before seven digits, a control).
 _ASCII_TOKEN = st.one_of(
     st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=127), max_size=8),
-    st.text(alphabet=st.sampled_from([*"0123456789-"]), min_size=1, max_size=12),
+    st.text(alphabet=st.sampled_from([*"0123456789-()"]), min_size=1, max_size=14),
     st.sampled_from(
-        ["sha1:370d4b78af", "bbs87.example.cn", "https://a.cn/x", "a@b.cn", "```", "~~~", "\\t"]
+        [
+            "sha1:370d4b78af",
+            "bbs87.example.cn",
+            "https://a.cn/x",
+            "a@b.cn",
+            "```",
+            "~~~",
+            "\\t",
+            "(010)",
+            "0755-",
+            "+86",
+            "0086",
+            "13812345678",
+        ]
     ),
 )
 ascii_text = st.lists(_ASCII_TOKEN, max_size=6).map("".join)
@@ -592,8 +606,20 @@ def test_every_digit_match_lies_in_a_long_enough_chain(kind, text):
         ("bbs87.example.cn", True),
         ("123456", True),
         ("12-34-56", True),
-        ("1234567", False),  # a landline's digits
-        ("123-4567", False),
+        ("1234567", True),  # a landline's digits, without an area code
+        ("123-4567", True),
+        ("1234567890", True),
+        ("1-2-3-4-5-6-7-8-9-0", True),
+        ("sha1:9f1234567890a", True),
+        ("12345678901", False),  # a mobile number's length
+        ("1-2-3-4-5-6-7-8-9-0-1", False),
+        ("a13812345678b", False),
+        ("010-2345678", False),
+        ("(010)2345678", False),
+        ("x-2345678", False),
+        ("x)2345678", False),
+        ("x-1234567", True),  # a landline starts with 2-9
+        ("x-234567", True),
         ("a@b.cn", False),
         ("a b", False),
         ("a\\tb", True),  # a backslash and a t
@@ -611,6 +637,32 @@ def test_is_inert_marks_what_no_step_can_change(text, inert):
             assert ref_normalize(text, _T2S, pii=pii_policy, emoji="remove") == norm.Normalized(
                 text, 0, 0, 0, 0, 0, {}, 0
             )
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.lists(st.one_of(ascii_text, adversarial), max_size=6), st.sampled_from(["gate", "none"]))
+@example(["123456", "7890123"], "gate")  # 13 digits, but in two values
+@example(["x-", "2345678"], "none")
+@example(["abc)", "2345678", "406"], "gate")
+def test_all_inert_is_every_text_inert(texts, converter):
+    t2s = _gate() if converter == "gate" else None
+    assert norm.all_inert(texts, t2s) is all(norm.is_inert(text, t2s) for text in texts)
+
+
+def test_all_inert_asks_another_converter_about_each_text_and_refuses_non_str():
+    from beam_cqia.text.script import TraditionalGate
+
+    upper = TraditionalGate(str.upper, chars="abc")
+    assert norm.all_inert(["xyz", "ABC"], upper) and not norm.all_inert(["xyz", "abc"], upper)
+    assert norm.all_inert(["X", "Y"], str.upper) and not norm.all_inert(["X", "y"], str.upper)
+    assert not norm.all_inert(["406", 406]) and not norm.all_inert([None])
+
+
+def test_dofn_names_a_meta_value_that_is_no_str():
+    from tests.factories import raw_doc
+
+    with pytest.raises(TypeError, match="not int"):
+        list(_dofn().process(raw_doc("1", meta={"digest": "abc", "votes": 406}, body="正文")))
 
 
 def test_is_inert_asks_a_converter_that_could_touch_ascii():
@@ -781,6 +833,8 @@ def _dofn():
 )
 @example({"tag": "", "uid": "13812345678", "author": "臺灣 13812345678"})
 @example({"votes": "406", "digest": "sha1:370d4b78af", "tag": "13812345678", "qid": "a@b.cn"})
+@example({"digest": "sha1:9f1234567890a", "votes": "406", "tag": "(010)2345678"})
+@example({"digest": "sha1:9f1234567890a", "votes": "406"})
 def test_dofn_normalizes_meta_values_as_before(meta):
     """The DoFn no longer calls normalize() on empty meta values: the record comes out as when
     every value went through the reference."""
