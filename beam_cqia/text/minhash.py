@@ -102,10 +102,18 @@ def jaccard(
         ngram: characters per shingle.
         t2s: the traditional-to-simplified converter given to ``shingle_text``.
     """
+    return set_jaccard(shingles(a_text, ngram, t2s), shingles(b_text, ngram, t2s))
+
+
+def shingles(text: str, ngram: int = 5, t2s: Callable[[str], str] | None = None) -> set[str]:
+    """The shingle set ``jaccard`` compares (the text reduced with ``shingle_text`` first)."""
     if ngram < 1:
         raise ValueError(f"ngram must be >= 1, got {ngram}")
-    a = _shingle_set(shingle_text(a_text, t2s), ngram)
-    b = _shingle_set(shingle_text(b_text, t2s), ngram)
+    return _shingle_set(shingle_text(text, t2s), ngram)
+
+
+def set_jaccard(a: set[str], b: set[str]) -> float:
+    """Jaccard similarity of two shingle sets; 0.0 when both are empty."""
     union = len(a | b)
     return len(a & b) / union if union else 0.0
 

@@ -8,13 +8,16 @@ Shape of the graph (every step is ordinary Beam and scales with the data):
    one (band, key) entry per LSH band, packed per shard of the key space.
 3. ``Buckets``: GroupByKey on the shard, then the entries of a shard sorted by (band, key) give
    its buckets; each bucket links its members to its smallest id (a star has the same connected
-   components as the clique, with k-1 edges instead of k²/2).
-   With ``verify``, candidate pairs are checked by exact Jaccard of their shingle sets first
-   (texts meet their edges in packs per shard of the id, ``beam_cqia.transforms._packs``).
+   components as the clique, with k-1 edges instead of k²/2), or, with ``verify``, pairs all
+   members of buckets up to ``verify_pairs_up_to``.
 4. ``ConnectedComponents``: iterated large-star/small-star, never all edges on one worker.
 5. ``Clusters``: records joined with their component label (packed per shard of the id); each
    component keeps one record by the keep rule, the others go to ``rejected`` with the cluster id
-   and the kept id.
+   and the kept id. With ``verify``, each component's candidate edges travel with its records and
+   are checked there by exact Jaccard of the records' shingle sets; the clusters are the
+   components of the confirmed edges. Confirmed edges are a subset of the candidates, so each of
+   their components lies inside one candidate component: the result is the same as verifying
+   every edge first and clustering after, without sending every text through two more shuffles.
 """
 
 import pickle
@@ -45,7 +48,7 @@ from beam_cqia.transforms._stage import (
     rejected,
     replace_fields,
 )
-from beam_cqia.transforms.components import ConnectedComponents
+from beam_cqia.transforms.components import ConnectedComponents, MinDisjointSets
 
 # Keys of records that go through the label join and the cluster GroupByKey untouched (ids and
 # component labels are hex and never start with these): records not compared (no content, or a
@@ -55,6 +58,16 @@ from beam_cqia.transforms.components import ConnectedComponents
 _EMPTY = "empty:"
 _SINGLE = "single:"
 _CHUNK = 512  # records in no component travel to Pick in sealed chunks of this many
+# Shingle sets a verifying Pick holds at once (a 1,000-character text's set takes ~60 KB). Edges
+# are checked in order of their first end, so once the cache is cleared a star's centre is
+# computed once more, not once per edge.
+_HELD_SETS = 256
+
+
+def _shingle_text(record: Any, fields: list[str], t2s: Any) -> str:
+    """The text a record is compared by: its compared fields joined, reduced."""
+    parts = [getattr(record, f) or "" for f in fields or text_fields_of(record)]
+    return minhash.shingle_text("\n".join(parts), t2s)
 
 
 class _NormalizeFn(beam.DoFn):
@@ -82,9 +95,7 @@ class _NormalizeFn(beam.DoFn):
             self._passed.inc()  # not compared, by configuration
             yield _EMPTY + record.id, "", record
             return
-        fields = self._fields or text_fields_of(record)
-        parts = [getattr(record, f) or "" for f in fields]
-        text = minhash.shingle_text("\n".join(parts), self._t2s)
+        text = _shingle_text(record, self._fields, self._t2s)
         if not text:
             self._passed.inc()  # nothing to compare: not a duplicate of anything
             yield _EMPTY + record.id, "", record
@@ -204,67 +215,58 @@ def _bucket_edges(bucket: tuple[Any, Iterable[str]], pairs_up_to: int) -> Any:
             yield ids[0], b
 
 
-class _AttachTextsFn(beam.DoFn):
-    """One shard of texts and edge ends → ``((a, b), (id, text))`` for each edge end with its text.
+class _PickFn(beam.DoFn):
+    """One component: keep one record by the keep rule, reject the others with the kept id.
 
-    Only the edge ends (few: candidates) are held; the shard's texts stream past them.
+    With ``verify`` the component's candidate edges come with its records: each is checked by
+    exact Jaccard of its ends' shingle sets, and each component of the confirmed edges is a
+    cluster (labelled by its smallest id); records in no confirmed edge pass as they are.
     """
 
-    def process(self, shard: tuple[int, Iterable[Any]]) -> Any:
-        _, packs = shard
-        ends: dict[str, list[tuple[str, str]]] = {}
-        for node, edge in _packs.items(packs, "edge"):
-            ends.setdefault(node, []).append(tuple(edge))
-        if not ends:
-            return
-        for node, text in _packs.items(packs, "text"):
-            for edge in ends.pop(node, ()):  # pop: a repeated id gives its first text only
-                yield edge, (node, pickle.loads(text))
-
-
-class _VerifyFn(beam.DoFn):
-    """One shard of edges with the texts of their ends → the edges whose texts are similar."""
-
-    def __init__(self, kind: str, threshold: float, ngram: int):
-        self._threshold, self._ngram = threshold, ngram
+    def __init__(
+        self,
+        stage: str,
+        kind: str,
+        keep: tuple[str, ...],
+        fields: list[str],
+        verify: Mapping[str, Any] | None = None,
+        handle: shared.Shared | None = None,
+    ):
+        self._stage, self._keep, self._fields = stage, keep, fields
+        self._verify, self._handle = verify, handle
+        self._passed = Metrics.counter(namespace(kind), "passed")
+        self._dups = Metrics.counter(namespace(kind), "filtered:near_duplicate")
         self._checked = Metrics.counter(namespace(kind), "pairs_checked")
         self._confirmed = Metrics.counter(namespace(kind), "pairs_confirmed")
 
-    def process(self, shard: tuple[int, Iterable[Any]]) -> Any:
-        _, packs = shard
-        texts: dict[tuple[str, str], dict[str, str]] = {}
-        for edge, (node, text) in _packs.items(packs, "pair"):
-            texts.setdefault(tuple(edge), {}).setdefault(node, text)
-        for (a, b), by_node in texts.items():
-            if a not in by_node or b not in by_node:
-                continue
-            self._checked.inc()
-            if minhash.jaccard(by_node[a], by_node[b], self._ngram) >= self._threshold:
-                self._confirmed.inc()
-                yield a, b
+    def setup(self) -> None:
+        if self._verify is not None:
+            self._t2s = _models.converter_or_none(self._handle, self._verify["opencc"])
 
-
-class _PickFn(beam.DoFn):
-    """One component: keep one record by the keep rule, reject the others with the kept id."""
-
-    def __init__(self, stage: str, kind: str, keep: tuple[str, ...], fields: list[str]):
-        self._stage, self._keep, self._fields = stage, keep, fields
-        self._passed = Metrics.counter(namespace(kind), "passed")
-        self._dups = Metrics.counter(namespace(kind), "filtered:near_duplicate")
-
-    def process(self, component: tuple[str, Iterable[bytes]]) -> Any:
-        label, records = component
+    def process(self, component: tuple[str, Iterable[Any]]) -> Any:
+        label, values = component
         if label.startswith((_SINGLE, _EMPTY)):  # chunks of records in no component
             counted = label.startswith(_EMPTY)  # when normalized
-            for chunk in records:
+            for chunk in values:
                 for record in _packs.unseal(chunk):
                     if not counted:
                         self._passed.inc()
                     yield pickle.loads(record)
             return
-        members = [pickle.loads(record) for record in records]
+        members, edges, ghosts = [], [], []
+        for value in values:  # pickled records; with verify, edges and ghosts (see _RouteFn)
+            if isinstance(value, bytes):
+                members.append(pickle.loads(value))
+            elif value[0] == "edge":
+                edges.append((value[1], value[2]))
+            else:
+                ghosts.append(pickle.loads(value[1]))
         try:
-            outputs = list(self._pick(label, members))
+            if self._verify is None:
+                clusters, alone = [(label, members)], []
+            else:
+                clusters, alone = self._verified_clusters(members, edges, ghosts)
+            outputs = [out for lab, group in clusters for out in self._pick(lab, group)]
         except Exception as exc:  # noqa: BLE001 - every member must leave as an error
             info = (type(exc), repr(exc), [format_exception(exc)])
             for record in members:
@@ -276,6 +278,49 @@ class _PickFn(beam.DoFn):
             else:
                 self._passed.inc()
             yield output
+        for record in alone:
+            self._passed.inc()
+            yield record
+
+    def _verified_clusters(
+        self, members: list[Any], edges: list[tuple[str, str]], ghosts: list[Any]
+    ) -> tuple[list[tuple[str, list[Any]]], list[Any]]:
+        """``([(label, records)], records in no confirmed edge)``: the components of the edges
+        whose ends' exact Jaccard reaches the threshold, labelled by their smallest id. Ghosts
+        (records an index match rejected) link and label as before, but are not output."""
+        ngram, threshold = self._verify["ngram"], self._verify["threshold"]
+        # A repeated id is compared by the text of its record that the keep rule puts first.
+        first: dict[str, Any] = {}
+        for record in sorted([*members, *ghosts], key=_keep.sort_key(self._keep, self._fields)):
+            first.setdefault(record.id, record)
+        sets: dict[str, set[str]] = {}
+
+        def shingles(node: str) -> set[str]:
+            if node not in sets:
+                if len(sets) >= _HELD_SETS:  # a huge component: bounded memory, some recomputing
+                    sets.clear()
+                text = _shingle_text(first[node], self._fields, self._t2s)
+                sets[node] = minhash.shingles(text, ngram)
+            return sets[node]
+
+        confirmed = MinDisjointSets()
+        for a, b in sorted(set(edges)):
+            if a not in first or b not in first:
+                continue
+            self._checked.inc()
+            if minhash.set_jaccard(shingles(a), shingles(b)) >= threshold:
+                self._confirmed.inc()
+                confirmed.union(a, b)
+        labels = confirmed.labels()
+        groups: dict[str, list[Any]] = {}
+        alone = []
+        for record in members:
+            group = labels.get(record.id)
+            if group is None:
+                alone.append(record)
+            else:
+                groups.setdefault(group, []).append(record)
+        return sorted(groups.items()), alone
 
     def _pick(self, label: str, members: list[Any]) -> Any:
         members = sorted(members, key=_keep.sort_key(self._keep, self._fields))
@@ -307,22 +352,26 @@ class _PickFn(beam.DoFn):
 
 
 class _RouteFn(beam.DoFn):
-    """One shard of records, component labels and index matches → records matched to an index
-    are rejected; the others go on to ``Clusters`` under their component label, or, in sealed
-    chunks, under ``single:<shard>:<n>`` (in no component) or ``empty:<shard>:<n>`` (not
-    compared).
+    """One shard of records, component labels, index matches and candidate edges (keyed by
+    their first end) → records matched to an index are rejected; the others go on to
+    ``Clusters`` under their component label, or, in sealed chunks, under
+    ``single:<shard>:<n>`` (in no component) or ``empty:<shard>:<n>`` (not compared); each edge
+    goes to its component's label as ``("edge", a, b)``, and with ``verify`` a rejected record
+    that has a label goes there too, as ``("ghost", pickled record)``: its edges still count.
 
-    Labels and matches (few) are held; the shard's records stream past them. Records travel
-    pickled from ``PackRecords`` to here and on to ``Pick``.
+    Labels, matches and edges (few) are held; the shard's records stream past them. Records
+    travel pickled from ``PackRecords`` to here and on to ``Pick``.
     """
 
-    def __init__(self, stage: str, kind: str):
-        self._stage = stage
+    def __init__(self, stage: str, kind: str, verify: bool = False):
+        self._stage, self._verify = stage, verify
         self._of_index = Metrics.counter(namespace(kind), "filtered:near_duplicate_of_index")
 
     def process(self, shard: tuple[int, Iterable[Any]]) -> Any:
         number, packs = shard
         labels = dict(_packs.items(packs, "label"))
+        for node, (a, b) in _packs.items(packs, "edge"):
+            yield labels[node], ("edge", a, b)
         matches: dict[str, tuple[float, str]] = {}
         for node, match in _packs.items(packs, "match"):
             matches.setdefault(node, tuple(match))
@@ -339,6 +388,8 @@ class _RouteFn(beam.DoFn):
                     f"similar ({similarity:.2f}) to {old_id} in an index",
                     kept_id=old_id,
                 )
+                if self._verify and key in labels:
+                    yield labels[key], ("ghost", pickled)
             elif key in labels:
                 yield labels[key], pickled
             else:
@@ -496,24 +547,6 @@ class DedupMinHash(beam.PTransform):
             | "BucketEdges" >> beam.FlatMap(_shard_edges, pairs_up_to)
             | "DistinctEdges" >> beam.Distinct()
         )
-        if self._verify:
-            # Texts and edge ends meet per shard of the node id, then the two texts of each edge
-            # per shard of the edge: only candidates' texts cross the second shuffle.
-            ends = edges | "EdgeEnds" >> beam.FlatMap(lambda e: [(e[0], e), (e[1], e)])
-            edges = (
-                (
-                    _packs.pack_by_shard(texts, "PackTexts", "text", pickled=True),
-                    _packs.pack_by_shard(ends, "PackEdgeEnds", "edge"),
-                )
-                | "FlattenTextsEnds" >> beam.Flatten()
-                | "JoinTexts" >> beam.GroupByKey()
-                | "AttachTexts" >> beam.ParDo(_AttachTextsFn())
-            )
-            edges = (
-                _packs.pack_by_shard(edges, "PackPairs", "pair")
-                | "JoinPairs" >> beam.GroupByKey()
-                | "Verify" >> beam.ParDo(_VerifyFn(kind, self._threshold, self._ngram))
-            )
         labels = edges | "Components" >> ConnectedComponents(self._max_rounds)
         to_join = [
             _packs.pack_by_shard(by_id, "PackRecords", "record", pickled=True),
@@ -524,20 +557,28 @@ class DedupMinHash(beam.PTransform):
                 signed["sigs"], self._against, self._params, self._threshold
             )
             to_join.append(_packs.pack_by_shard(matches, "PackIndexMatches", "match"))
+        verify = None
+        if self._verify:
+            # Candidate edges go to their component's records (see the module docstring).
+            keyed_edges = edges | "KeyEdges" >> beam.Map(lambda e: (e[0], e))
+            to_join.append(_packs.pack_by_shard(keyed_edges, "PackEdges", "edge"))
+            verify = {"ngram": self._ngram, "threshold": self._threshold, "opencc": self._opencc}
         routed = (
             to_join
             | "FlattenLabels" >> beam.Flatten()
             | "JoinLabels" >> beam.GroupByKey()
             | "Route"
-            >> beam.ParDo(_RouteFn(self.label, kind)).with_outputs(REJECTED, main="routed")
+            >> beam.ParDo(_RouteFn(self.label, kind, bool(self._verify))).with_outputs(
+                REJECTED, main="routed"
+            )
         )
         picked = (
             routed["routed"]
             | "Clusters" >> beam.GroupByKey()
             | "Pick"
-            >> beam.ParDo(_PickFn(self.label, kind, self._keep, self._fields)).with_outputs(
-                REJECTED, ERRORS, main=GOOD
-            )
+            >> beam.ParDo(
+                _PickFn(self.label, kind, self._keep, self._fields, verify, shared.Shared())
+            ).with_outputs(REJECTED, ERRORS, main=GOOD)
         )
         good = picked[GOOD]
         good.element_type = element_type

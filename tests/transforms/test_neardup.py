@@ -3,6 +3,8 @@
 import apache_beam as beam
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from beam_cqia.records import RawDoc
 from beam_cqia.transforms import DedupMinHash, stage_outputs
@@ -236,3 +238,151 @@ def test_packed_band_entries_give_the_buckets_of_band_keys(monkeypatch, hold, pa
     )
     assert got == want
     assert len(want) > n  # the case is not trivial
+
+
+# --- verification inside the clusters --------------------------------------------------------
+
+_VARIANTS = [BASE, NEAR, TRAD, OTHER, OTHER[:30] + BASE[:30], BASE[:40], "猫" * 12]
+
+
+def _pick_fn(threshold: float = 0.6, ngram: int = 3):
+    from apache_beam.utils import shared
+
+    from beam_cqia.transforms import _keep, neardup
+
+    verify = {"ngram": ngram, "threshold": threshold, "opencc": "t2s"}
+    fn = neardup._PickFn(
+        "Near", "DedupMinHash", _keep.parse_keep("longest"), ["body"], verify, shared.Shared()
+    )
+    fn.setup()
+    return fn
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from(range(len(_VARIANTS))), min_size=1, max_size=7),
+    st.data(),
+    st.sampled_from([0.3, 0.6, 0.9]),
+)
+def test_verified_clusters_are_the_components_of_the_confirmed_edges(variants, data, threshold):
+    """What verifying every candidate edge first and clustering after gave (the reference:
+    exact connected components of the confirmed edges), computed inside one candidate
+    component; ghosts (index matches) link and label, but are not output."""
+    from beam_cqia.text import minhash
+    from beam_cqia.transforms.components import component_labels
+
+    records = [raw_doc(f"v{i}", body=_VARIANTS[v]) for i, v in enumerate(variants)]
+    ids = [r.id for r in records]
+    pairs = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1 :]]
+    edges = data.draw(st.lists(st.sampled_from(pairs), unique=True)) if pairs else []
+    ghost_ids = set(data.draw(st.sets(st.sampled_from(ids), max_size=2)))
+    members = [r for r in records if r.id not in ghost_ids]
+    ghosts = [r for r in records if r.id in ghost_ids]
+    from beam_cqia.transforms import neardup
+
+    fn = _pick_fn(threshold)
+    clusters, alone = fn._verified_clusters(members, edges, ghosts)
+    held, neardup._HELD_SETS = neardup._HELD_SETS, 1  # the cache of a huge component
+    try:
+        assert fn._verified_clusters(members, edges, ghosts) == (clusters, alone)
+    finally:
+        neardup._HELD_SETS = held
+
+    by_id = {r.id: r.body for r in records}
+    t2s = __import__("opencc").OpenCC("t2s").convert
+    texts = {i: minhash.shingle_text(by_id[i], t2s) for i in ids}
+    confirmed = [(a, b) for a, b in edges if minhash.jaccard(texts[a], texts[b], 3) >= threshold]
+    labels = component_labels(confirmed)
+    expected: dict[str, list[str]] = {}
+    for record in members:
+        if record.id in labels:
+            expected.setdefault(labels[record.id], []).append(record.id)
+    assert {label: sorted(r.id for r in group) for label, group in clusters} == {
+        label: sorted(group) for label, group in expected.items()
+    }
+    assert sorted(r.id for r in alone) == sorted(r.id for r in members if r.id not in labels)
+
+
+def test_verification_splits_a_candidate_component():
+    # 64 bands of 2 rows link everything that shares a few shingles: the half-and-half record
+    # joins both pairs into one candidate component, which exact Jaccard splits into two
+    # clusters and a record left alone.
+    docs = [
+        raw_doc("s1", body=BASE),
+        raw_doc("s2", body=NEAR),  # as long as BASE: the smaller id is kept
+        raw_doc("s3", body=OTHER),
+        raw_doc("s4", body=OTHER + "是的"),  # the longest of its pair
+        raw_doc("s5", body=OTHER[:30] + BASE[:30]),
+    ]
+    first = min(docs[0].id, docs[1].id)
+    second = docs[1].id if first == docs[0].id else docs[0].id
+    p, kept, side = _run(docs, fields=["body"], threshold=0.8, bands=64, rows=2)
+    assert_that(
+        kept | beam.Map(lambda d: (d.id, d.signals.get("dedup.near_cluster_size"))),
+        equal_to([(first, 2.0), (docs[3].id, 2.0), (docs[4].id, None)]),
+    )
+    assert_that(
+        side.rejected | beam.Map(lambda r: (r.id, r.kept_id, r.cluster_id)),
+        equal_to(
+            [
+                (second, first, f"minhash:{first}"),
+                (docs[2].id, docs[3].id, f"minhash:{min(docs[2].id, docs[3].id)}"),
+            ]
+        ),
+        label="rejected",
+    )
+    result = p.run()
+    result.wait_until_finish()
+    c = counters(result, "beam_cqia.DedupMinHash")
+    # both pairs, and at least one candidate edge from the mixed record to each pair
+    assert c["pairs_confirmed"] == 2 and c["pairs_checked"] >= 4
+
+
+def _segments(*indexes: int) -> str:
+    """Text made of 20-character blocks of distinct characters: Jaccard by shared blocks."""
+    return "".join(chr(0x4E00 + 20 * i + k) for i in indexes for k in range(20))
+
+
+def test_a_record_matched_to_an_index_still_links_its_cluster(tmp_path):
+    # A record rejected by an index match linked its neighbours when every candidate edge was
+    # verified before clustering (its text was compared with theirs); it still does, as a
+    # ghost: g2 and g3 are each near g1 and not near each other or the indexed text.
+    from beam_cqia.text import minhash
+
+    old = raw_doc("old", body=_segments(0, 1, 2, 3, 10))
+    crawl = [
+        raw_doc("g1", body=_segments(0, 1, 2, 3, 4, 5)),
+        raw_doc("g2", body=_segments(2, 3, 4, 5, 11)),
+        raw_doc("g3", body=_segments(0, 1, 4, 5, 12)),
+    ]
+    g1, g2, g3 = crawl
+
+    def sim(a, b):
+        return minhash.jaccard(a.body, b.body, 3)
+
+    assert min(sim(old, g1), sim(g1, g2), sim(g1, g3)) > 0.5
+    assert max(sim(old, g2), sim(old, g3), sim(g2, g3)) < 0.3
+    index = str(tmp_path / "index")
+    config = {"fields": ["body"], "threshold": 0.45, "ngram": 3, "bands": 64, "rows": 2}
+    p = new_pipeline()
+    p | beam.Create([old]).with_output_types(RawDoc) | DedupMinHash(**config, index_out=index)
+    p.run().wait_until_finish()
+
+    p, kept, side = _run(crawl, **config, against=[index])
+    keeper, other = sorted([g2, g3], key=lambda d: d.id)  # as long: the smaller id is kept
+    label = f"minhash:{min(d.id for d in crawl)}"
+    assert_that(
+        kept | beam.Map(lambda d: (d.id, d.signals.get("dedup.near_cluster_size"))),
+        equal_to([(keeper.id, 2.0)]),
+    )
+    assert_that(
+        side.rejected | beam.Map(lambda r: (r.id, r.reason, r.kept_id, r.cluster_id)),
+        equal_to(
+            [
+                (g1.id, "near_duplicate_of_index", old.id, ""),
+                (other.id, "near_duplicate", keeper.id, label),
+            ]
+        ),
+        label="rejected",
+    )
+    p.run().wait_until_finish()
