@@ -384,9 +384,8 @@ def is_inert(text: str, t2s: Callable[[str], str] | None = None) -> bool:
     nothing, whatever its other options: printable ASCII without spaces, "@", eleven chained
     digits or a landline's seven after ")" or "-" (identifiers, counts, hashes, domains) holds no
     control, full-width letter, boilerplate word, emoji, personal data or whitespace to clean,
-    and ``t2s`` (a
-    :class:`~beam_cqia.text.script.TraditionalGate`, or any converter that returns it as it is)
-    leaves it alone."""
+    and ``t2s`` (a :class:`~beam_cqia.text.script.TraditionalGate`, or any converter that
+    returns it as it is) leaves it alone."""
     return (
         isinstance(text, str)
         and text.isascii()
