@@ -393,12 +393,14 @@ def is_inert(text: str, t2s: Callable[[str], str] | None = None) -> bool:
         and " " not in text
         and "@" not in text
         and (len(text) < 8 or _ASCII_PII_HINT.search(text) is None)
-        and (
-            t2s is None
-            or (isinstance(t2s, TraditionalGate) and not t2s.touches_ascii)
-            or t2s(text) == text
-        )
+        and (_leaves_ascii(t2s) or t2s(text) == text)
     )
+
+
+def _leaves_ascii(t2s: Callable[[str], str] | None) -> bool:
+    """True when ``t2s`` returns every ASCII text as it is without being asked: None, or a
+    Traditional gate none of whose characters is ASCII."""
+    return t2s is None or (isinstance(t2s, TraditionalGate) and not t2s.touches_ascii)
 
 
 def all_inert(texts: list[str], t2s: Callable[[str], str] | None = None) -> bool:
@@ -406,7 +408,7 @@ def all_inert(texts: list[str], t2s: Callable[[str], str] | None = None) -> bool
     by "|" when ``t2s`` is None or a Traditional gate that touches no ASCII (the joined text has
     a character the texts lack, a printable ASCII one that is no digit, ")", "-", space or "@", so
     it is inert exactly when they all are); any other converter is asked about each text."""
-    if t2s is not None and not (isinstance(t2s, TraditionalGate) and not t2s.touches_ascii):
+    if not _leaves_ascii(t2s):
         return all(is_inert(text, t2s) for text in texts)
     try:
         joined = "|".join(texts)

@@ -524,8 +524,9 @@ class DedupMinHash(beam.PTransform):
         check_fields_exist(records, self._fields)
         kind = type(self).__name__
         element_type = records.element_type
+        handle = shared.Shared()  # the converter, loaded once per worker for both steps
         normalized = records | "Normalize" >> beam.ParDo(
-            _NormalizeFn(kind, shared.Shared(), self._opencc, self._fields, self._skip_subsets)
+            _NormalizeFn(kind, handle, self._opencc, self._fields, self._skip_subsets)
         ).with_exception_handling(dead_letter_tag=ERRORS)
         texts = normalized[GOOD] | "IdText" >> beam.FlatMap(
             lambda t: [(t[0], t[1])] if t[1] else []
@@ -577,7 +578,7 @@ class DedupMinHash(beam.PTransform):
             | "Clusters" >> beam.GroupByKey()
             | "Pick"
             >> beam.ParDo(
-                _PickFn(self.label, kind, self._keep, self._fields, verify, shared.Shared())
+                _PickFn(self.label, kind, self._keep, self._fields, verify, handle)
             ).with_outputs(REJECTED, ERRORS, main=GOOD)
         )
         good = picked[GOOD]

@@ -268,6 +268,8 @@ def test_verified_clusters_are_the_components_of_the_confirmed_edges(variants, d
     """What verifying every candidate edge first and clustering after gave (the reference:
     exact connected components of the confirmed edges), computed inside one candidate
     component; ghosts (index matches) link and label, but are not output."""
+    import opencc
+
     from beam_cqia.text import minhash
     from beam_cqia.transforms.components import component_labels
 
@@ -289,7 +291,7 @@ def test_verified_clusters_are_the_components_of_the_confirmed_edges(variants, d
         neardup._HELD_SETS = held
 
     by_id = {r.id: r.body for r in records}
-    t2s = __import__("opencc").OpenCC("t2s").convert
+    t2s = opencc.OpenCC("t2s").convert
     texts = {i: minhash.shingle_text(by_id[i], t2s) for i in ids}
     confirmed = [(a, b) for a, b in edges if minhash.jaccard(texts[a], texts[b], 3) >= threshold]
     labels = component_labels(confirmed)
