@@ -357,6 +357,10 @@ def run_spec(
     pipeline, parsed = spec.build(path, variables, beam_args)
     mode = launch.launch_mode(pipeline.options)
     waits = launch.should_wait(mode, wait)
+    if not mode.remote:
+        from beam_cqia import fnapi_memory
+
+        fnapi_memory.install()
     watch: Any = contextlib.nullcontext()
     if waits and not mode.remote and progress[0] != "off":
         from beam_cqia import progress as live

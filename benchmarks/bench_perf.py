@@ -415,9 +415,14 @@ def html_table(repeats: int) -> list[dict[str, Any]]:
 # --- end to end -----------------------------------------------------------------------------
 
 
+# The side of a Beam run on FnApiRunner without beam_cqia.fnapi_memory (what it saves).
+BEAM_OWN_RUNNER = "beam (no fnapi_memory)"
+
+
 def run_child(
-    side: str, scale: str, workers: int = 1, profile: str | None = None
+    side: str, scale: str, workers: int = 1, profile: str | None = None, own_runner: bool = False
 ) -> dict[str, Any]:
+    """One e2e child run; ``own_runner``: Beam's FnApiRunner as it is (``side`` beam)."""
     out = WORK / f"{side}-{scale}-w{workers}"
     cmd = [
         sys.executable,
@@ -435,7 +440,9 @@ def run_child(
     ]
     if profile:
         cmd += ["--profile", profile]
-    return _child(cmd, f"{side} {scale} workers={workers}")
+    env = {**os.environ, "BENCH_FNAPI_MEMORY": "0"} if own_runner else None
+    label = f"{BEAM_OWN_RUNNER if own_runner else side} {scale} workers={workers}"
+    return _child(cmd, label, env)
 
 
 def _child(cmd: list[str], label: str, env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -514,8 +521,9 @@ def e2e(scale: str, repeats: int, with_dj: bool) -> dict[str, Any]:
 
 
 def scale_runs(scales: list[str], e2e_runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """One Beam run per scale (the e2e medians where they exist), the loop up to 100k, and
-    multi_processing with 2 workers at the largest scale up to 100k."""
+    """One Beam run per scale (the e2e medians where they exist), the loop up to 100k, and at
+    the largest scale up to 100k, Beam without fnapi_memory and multi_processing with 2
+    workers."""
     out: dict[str, Any] = {}
     for scale in scales:
         done = e2e_runs.get(scale, {})
@@ -529,6 +537,7 @@ def scale_runs(scales: list[str], e2e_runs: dict[str, dict[str, Any]]) -> dict[s
     mp_scale = max(
         (s for s in scales if corpus_mod.SCALES[s] <= 100_000), key=corpus_mod.SCALES.get
     )
+    out[mp_scale][BEAM_OWN_RUNNER] = [run_child("beam", mp_scale, own_runner=True)]
     out[f"{mp_scale}-mp2"] = {"beam": [run_child("beam", mp_scale, workers=2)]}
     return out
 

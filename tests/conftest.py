@@ -33,6 +33,19 @@ def corpora() -> Path:
     return CORPORA
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fnapi_in_chunks():
+    """Pipelines in tests run on FnApiRunner as ``beam-cqia run`` runs them locally: with
+    ``beam_cqia.fnapi_memory`` installed, here with small chunks so grouped inputs are cut."""
+    from beam_cqia import fnapi_memory
+
+    saved = fnapi_memory.CHUNK_BYTES
+    fnapi_memory.CHUNK_BYTES = 64 << 10
+    assert fnapi_memory.install()
+    yield
+    fnapi_memory.CHUNK_BYTES = saved
+
+
 def new_pipeline() -> beam.Pipeline:
     """A TestPipeline on the in-memory FnApiRunner (DirectRunner would first try to fetch Prism)."""
     return TestPipeline(runner=FnApiRunner(), blocking=False)

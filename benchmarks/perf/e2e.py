@@ -90,6 +90,15 @@ def run_beam(input_glob: str, out: str, quality_model: str, workers: int = 1) ->
     from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
+    # As ``beam-cqia run`` does for local runs; BENCH_FNAPI_MEMORY=0 measures Beam's own runner
+    # (and code from before the module existed runs without it).
+    if os.environ.get("BENCH_FNAPI_MEMORY", "1") != "0":
+        try:
+            from beam_cqia import fnapi_memory
+        except ImportError:
+            pass
+        else:
+            fnapi_memory.install()
     argv = []
     if workers > 1:
         argv = [f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
