@@ -13,15 +13,19 @@ benchmark). :func:`install` replaces three functions so that grouped inputs are 
 of about :data:`CHUNK_BYTES`, each chunk is dropped once the channel holds it as a message of its
 own, and a message is dropped from the channel as soon as it is read. The runner computes the
 same thing: the same elements in the same order, in the same bundles; only the number of
-messages they travel in changes.
+messages they travel in changes. Once a channel has been read to its end (a worker's input, the
+runner's copy of a bundle's output) glibc's ``malloc_trim`` hands the freed chunks back to the
+system: otherwise the allocator keeps them in its heaps, and each stage starts from the last
+one's high-water mark (1.31 against 0.8 GB between the late stages at 100k documents).
 
 It is installed for local runs by ``beam-cqia run`` and by the benchmarks, and only on the Beam
 versions it was written against (:data:`TESTED_BEAM`); on another version it leaves Beam as it is
 and says so.
 """
 
+import ctypes
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
@@ -35,6 +39,16 @@ TESTED_BEAM = ("2.77.0",)
 CHUNK_BYTES = 8 << 20
 
 _originals: dict[str, Any] = {}
+
+
+def _find_malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(None).malloc_trim  # glibc; musl and macOS have none
+    except (OSError, AttributeError):
+        return None
+
+
+_malloc_trim = _find_malloc_trim()
 
 
 class _Streams(list):
@@ -120,7 +134,8 @@ def _input_elements(
     self: Any, instruction_id: str, unused_expected_inputs: Any, abort_callback: Any = None
 ) -> Iterator[Any]:
     """``InMemoryDataChannel.input_elements``: yields the same messages, each taken out of the
-    channel as it is read instead of all of them after the last."""
+    channel as it is read instead of all of them after the last; then frees the heap's free
+    memory."""
     from apache_beam.portability.api import beam_fn_api_pb2
 
     other_inputs = []
@@ -137,6 +152,8 @@ def _input_elements(
         ):
             yield element
     self._inputs = other_inputs
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 def _targets() -> dict[str, tuple[Any, str, Any]]:

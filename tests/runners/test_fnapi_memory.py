@@ -134,7 +134,9 @@ def test_beam_sends_the_same_streams_as_one_message(beam_own):
     assert len([m for m in channel.inverse()._inputs if m.data]) == 1
 
 
-def test_read_messages_leave_the_channel_as_they_are_read():
+def test_read_messages_leave_the_channel_as_they_are_read(monkeypatch):
+    trims = []
+    monkeypatch.setattr(fnapi_memory, "_malloc_trim", trims.append)
     channel = InMemoryDataChannel()
 
     def data(instruction: str, payload: bytes, last: bool = False):
@@ -146,8 +148,19 @@ def test_read_messages_leave_the_channel_as_they_are_read():
     reader = fnapi_memory._input_elements(channel, "a", None)
     assert next(reader).data == b"1"
     assert [m.data for m in channel._inputs] == [b"x", b"2", b""]  # the first is gone
+    assert not trims  # not while reading
     assert [m.data for m in reader] == [b"2", b""]
     assert [m.data for m in channel._inputs] == [b"x"]  # the other bundle's message stays
+    assert trims == [0]  # the heap's free memory handed back once the channel is read
+
+
+def test_glibc_malloc_trim_is_found():
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip(f"malloc_trim is glibc's; this libc is {platform.libc_ver()}")
+    assert fnapi_memory._malloc_trim is not None
+    assert fnapi_memory._malloc_trim(0) in (0, 1)
 
 
 def _grouping_pipeline_result(chunk_bytes: int, monkeypatch) -> None:
