@@ -116,13 +116,21 @@ def _send_input_to_worker(
 ) -> None:
     """``BundleManager._send_input_to_worker``: a message per ~10 MB of streams (each holds whole
     elements), not one message of all of them; a grouped input's streams are dropped as sent."""
+    from apache_beam.runners.portability.fn_api_runner.execution import GroupingBuffer
+
     data_out = self._worker_handler.data_conn.output_stream(process_bundle_id, read_transform_id)
-    if isinstance(byte_streams, _Streams):
-        byte_streams.sent = True
-        byte_streams.reverse()
-        while byte_streams:
-            data_out.write(byte_streams.pop())
-            data_out.maybe_flush()
+    # One worker gets the buffer itself (iterating it reads all its parts), several a part each.
+    if isinstance(byte_streams, GroupingBuffer):
+        parts = byte_streams.partition(1)
+    else:
+        parts = [byte_streams]
+    if all(isinstance(part, _Streams) for part in parts):
+        for part in parts:
+            part.sent = True
+            part.reverse()
+            while part:
+                data_out.write(part.pop())
+                data_out.maybe_flush()
     else:
         for byte_stream in byte_streams or []:
             data_out.write(byte_stream)

@@ -92,15 +92,43 @@ def test_grouped_input_is_cut_into_chunks_of_the_same_elements(windowing, parts,
 def test_a_grouped_input_is_dropped_as_it_is_sent_and_cannot_be_read_again(monkeypatch):
     monkeypatch.setattr(fnapi_memory, "CHUNK_BYTES", 2000)
     buffer = _filled_buffer(core.Windowing(window.GlobalWindows()), PAIRS)
-    (part,) = fnapi_memory._grouping_partition(buffer, 1)
-    expected = b"".join(part)
+    expected = b"".join(fnapi_memory._grouping_partition(buffer, 1)[0])
     manager, channel = _handler_with_channel()
-    fnapi_memory._send_input_to_worker(manager, "b1", "read", part)
+    fnapi_memory._send_input_to_worker(manager, "b1", "read", buffer)  # as one worker gets it
 
     assert b"".join(m.data for m in channel.inverse()._inputs) == expected
+    (part,) = buffer._grouped_output
     assert part == [] and part.sent
     with pytest.raises(RuntimeError, match="no longer held"):
         list(buffer)  # as a runner re-reading its input (a channel split) would
+
+
+def test_parts_sent_to_several_workers_are_dropped_each(monkeypatch):
+    monkeypatch.setattr(fnapi_memory, "CHUNK_BYTES", 2000)
+    buffer = _filled_buffer(core.Windowing(window.GlobalWindows()), PAIRS)
+    parts = fnapi_memory._grouping_partition(buffer, 2)
+    for part in parts:
+        expected = b"".join(part)
+        manager, channel = _handler_with_channel()
+        fnapi_memory._send_input_to_worker(manager, "b1", "read", part)
+        assert b"".join(m.data for m in channel.inverse()._inputs) == expected
+        assert part == [] and part.sent
+
+
+def test_a_pipeline_run_drops_every_grouped_input_it_sends(monkeypatch):
+    """Through the runner's own calls: each GroupByKey's buffer ends the run sent and empty."""
+    buffers = []
+    init = GroupingBuffer.__init__
+
+    def recording_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        buffers.append(self)
+
+    monkeypatch.setattr(GroupingBuffer, "__init__", recording_init)
+    _grouping_pipeline_result(256, monkeypatch)
+    assert len(buffers) >= 2  # the two GroupByKeys (and assert_that's own)
+    for buffer in buffers:
+        assert buffer._grouped_output and all(p.sent and not p for p in buffer._grouped_output)
 
 
 def test_an_empty_grouped_input_is_one_empty_stream_per_part():
