@@ -182,6 +182,21 @@ def test_read_messages_leave_the_channel_as_they_are_read(monkeypatch):
     assert trims == [0]  # the heap's free memory handed back once the channel is read
 
 
+def test_the_heap_is_trimmed_while_a_grouped_input_is_encoded_and_sent(monkeypatch):
+    trims = []
+    monkeypatch.setattr(fnapi_memory, "_malloc_trim", trims.append)
+    monkeypatch.setattr(fnapi_memory, "CHUNK_BYTES", 2000)
+    monkeypatch.setattr(fnapi_memory, "TRIM_BYTES", 10_000)
+    monkeypatch.setattr(fnapi_memory, "_moved", 0)
+    buffer = _filled_buffer(core.Windowing(window.GlobalWindows()), PAIRS)
+    chunks = len(fnapi_memory._grouping_partition(buffer, 1)[0])
+    encoded = len(trims)
+    assert encoded >= chunks * 2000 // 10_000 - 1 > 0  # ~every 5 chunks of 2 KB
+    manager, _channel = _handler_with_channel()
+    fnapi_memory._send_input_to_worker(manager, "b1", "read", buffer)
+    assert len(trims) > encoded  # and as they are sent
+
+
 def test_glibc_malloc_trim_is_found():
     import platform
 
